@@ -191,17 +191,21 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def _start_capture(config: pytest.Config, settings: Settings) -> None:
+    """One live capture for the whole run: every port on lo for the reference servers."""
     from postel.reports.capture import CaptureUnavailable, LiveCapture, capture_available
 
-    ok, why = capture_available()
+    port, iface = None, "lo"
+    if settings.target is not None:
+        host, port = settings.target.address
+        if not (host.startswith("127.") or host in ("localhost", "::1")):
+            from scapy.config import conf
+
+            iface = conf.route.route(host)[0]
+    ok, why = capture_available(iface)
     if not ok:
         raise pytest.UsageError(f"postel: --capture is not possible here: {why}")
+    capture = LiveCapture(port, iface=iface)
     try:
-        if settings.target is None:
-            capture = LiveCapture(iface="lo", bpf="tcp or udp")
-        else:
-            host, port = settings.target.address
-            capture = LiveCapture(iface="lo" if host.startswith("127.") or host in ("localhost", "::1") else None, bpf=f"host {host} and port {port}")
         capture.start()
     except CaptureUnavailable as exc:
         raise pytest.UsageError(f"postel: --capture failed: {exc}") from None
@@ -560,8 +564,14 @@ class RunState:
         if _is_worker(config):
             return
         settings = config.stash[SETTINGS_KEY]
-        if self.capture is not None and settings.report_dir:
-            self.capture.write(settings.report_dir / "capture.pcap")
+        if self.capture is not None:
+            from postel.reports.capture import CaptureUnavailable
+
+            try:
+                self.capture.stop()
+                self.capture.write((settings.report_dir or Path(".")) / "capture.pcap")
+            except CaptureUnavailable as exc:
+                sys.stderr.write(f"postel: live capture lost: {exc}\n")
         if settings.target is None and not self.records:
             return  # not a conformance run: the harness's own tests, say
         if exitstatus in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):

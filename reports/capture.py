@@ -67,13 +67,13 @@ def _has_cap_net_raw() -> bool:
 
 
 class LiveCapture:
-    """Capture TCP/UDP traffic to or from ``port`` on ``iface`` while the context is open.
+    """Capture TCP/UDP traffic to or from ``port`` (``None``: any port) on ``iface`` while the context is open.
 
     ``with LiveCapture(port) as capture: ...`` then ``capture.packets`` or
     ``capture.write(path)``.  ``stop()`` returns the packets.
     """
 
-    def __init__(self, port: int, iface: str = "lo", stop_timeout: float = STOP_TIMEOUT) -> None:
+    def __init__(self, port: int | None, iface: str = "lo", stop_timeout: float = STOP_TIMEOUT) -> None:
         self.port = port
         self.iface = iface
         self.stop_timeout = stop_timeout
@@ -112,7 +112,7 @@ class LiveCapture:
             "started_callback": opened.set,
             "L2socket": _loopback_listen_socket(),
         }
-        bpf = f"port {self.port}"
+        bpf = "tcp or udp" if self.port is None else f"port {self.port}"
         if _bpf_compiles(bpf):
             options["filter"] = bpf  # kernel-side filter when libpcap can compile it
         self._sniffer = AsyncSniffer(**options)
@@ -154,7 +154,7 @@ class LiveCapture:
 
     def _matches(self, packet: Any) -> bool:
         layer = packet.getlayer("TCP") or packet.getlayer("UDP")
-        return layer is not None and self.port in (layer.sport, layer.dport)
+        return layer is not None and (self.port is None or self.port in (layer.sport, layer.dport))
 
     def _abandon(self) -> None:
         sniffer, self._sniffer = self._sniffer, None
