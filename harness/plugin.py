@@ -129,7 +129,7 @@ def _settings(config: pytest.Config) -> Settings:
         options=options,
         strict=bool(config.getoption("postel_strict") or _pytest_strict(config)),
         allow_destructive=config.getoption("postel_allow_destructive"),
-        baseline=Path(baseline) if baseline else None,
+        baseline=Baseline.load(Path(baseline)) if baseline else Baseline.empty(),
         max_inconclusive=_validate_number(config.getoption("postel_max_inconclusive"), "--max-inconclusive", int),
         seed=_validate_number(config.getoption("postel_seed"), "--seed", int),
         report_dir=Path(report) if report else None,
@@ -416,7 +416,8 @@ def _apply_outcome(item, call, report, record, verdict, observation, warned, con
         record["pcap"] = _write_pcap(settings.report_dir, record)
     for rid, v in record["requirements"].items():
         req = settings.requirements[rid]
-        report.user_properties.extend([("requirement", rid), ("level", req.level.value), ("verdict", v)])
+        # JUnit properties: junitxml reads them from the item (on the teardown report).
+        item.user_properties.extend([("requirement", rid), ("level", req.level.value), ("verdict", v)])
     if verdict in (Verdict.FAIL, Verdict.WARN) and report.failed:
         baseline = _baseline(item.config)
         failing = [rid for rid, v in record["requirements"].items() if v in (Verdict.FAIL.value, Verdict.WARN.value)]
@@ -428,8 +429,7 @@ def _apply_outcome(item, call, report, record, verdict, observation, warned, con
 
 
 def _baseline(config: pytest.Config) -> Baseline:
-    settings = config.stash[SETTINGS_KEY]
-    return Baseline.load(settings.baseline) if settings.baseline else Baseline.empty()
+    return config.stash[SETTINGS_KEY].baseline
 
 
 def _write_pcap(report_dir: Path, record: dict) -> str | None:
@@ -529,7 +529,8 @@ class RunState:
         self.capture = None
 
     def pytest_keyboard_interrupt(self, excinfo) -> None:
-        self.interrupted = True
+        # Collection errors arrive here too, as session.Interrupted: only Ctrl-C is "interrupted".
+        self.interrupted = excinfo.type is KeyboardInterrupt
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.expected.update(p for p in (_protocol_of(i.nodeid) for i in session.items) if p)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from postel.baseline import Baseline
 from postel.requirements import Requirements
 from postel.target import Target
 from postel.verdict import Expect
@@ -29,7 +30,7 @@ class Settings:
     options: Mapping[str, str]
     strict: bool
     allow_destructive: bool
-    baseline: Path | None
+    baseline: Baseline
     max_inconclusive: int | None
     seed: int | None
     report_dir: Path | None

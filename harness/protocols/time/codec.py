@@ -174,7 +174,7 @@ class Connection:
                     requirement="rfc868/tcp/3",
                 )
             return ConnectionClosed(sent_time=True) if self._eof else NEED_DATA
-        raise RemoteProtocolError(f"no reads in state {self.state.__name__}")
+        raise LocalProtocolError(f"nothing to read in state {self.state.__name__}: the exchange is over")
 
     def _transition(self, event: object) -> None:
         try:
