@@ -303,7 +303,29 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if report.when == "teardown" and not report.failed:
         return report
     report.postel = _record(item, call, report, settings)
+    _mask_report(report, settings.secrets())
     return report
+
+
+def _mask_report(report: pytest.TestReport, secrets: tuple[str, ...]) -> None:
+    """Last line of defence: no password in a traceback, a section or a message."""
+    if not secrets:
+        return
+    def mask(text: str) -> str:
+        for secret in secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    if report.longrepr is not None and not isinstance(report.longrepr, tuple):
+        text = str(report.longrepr)
+        if any(s in text for s in secrets):
+            report.longrepr = mask(text)
+    elif isinstance(report.longrepr, tuple):
+        path, line, reason = report.longrepr
+        report.longrepr = (path, line, mask(reason))
+    report.sections = [(title, mask(body)) for title, body in report.sections]
+    record = report.postel
+    record["message"] = mask(record["message"])
 
 
 def _record(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport, settings: Settings) -> dict:

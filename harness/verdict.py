@@ -184,6 +184,7 @@ class Expect:
     strict: bool = False
     transcript: object = None  # Callable[[], str]
     cited: frozenset[str] | None = None  # the test's requirement marker; None: any ID
+    secrets: tuple[str, ...] = ()  # masked in every message (the target's password)
     warned: dict[str, ConformanceFailure] = field(default_factory=dict)
 
     def must(self, condition: object, requirement: str, *, expected: Sequence[str] | str, actual: object, detail: str = "") -> None:
@@ -212,14 +213,19 @@ class Expect:
             return
         failure = ConformanceFailure(
             req,
-            expected=[expected] if isinstance(expected, str) else expected,
-            actual=str(actual),
+            expected=[self._mask(e) for e in ([expected] if isinstance(expected, str) else expected)],
+            actual=self._mask(str(actual)),
             transcript=self.transcript() if callable(self.transcript) else "",
-            detail=detail,
+            detail=self._mask(detail),
         )
         if level is Level.MUST or self.strict:
             raise failure
         self.warned.setdefault(rid, failure)
+
+    def _mask(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
 
     def _lookup(self, rid: str) -> Requirement:
         try:

@@ -240,3 +240,37 @@ def test_the_harness_own_tests_are_left_alone(pytester):
     assert pytester.runpytest_subprocess().ret == 0
     pytester.makepyfile(test_plain="def test_a():\n    assert 0\n")
     assert pytester.runpytest_subprocess().ret == 1
+
+
+def test_credentials_never_reach_output_transcripts_or_reports(pytester):
+    """A password in the URL, sent on the wire by a failing test: *** everywhere."""
+    listener, held = _silent_server()
+    port = listener.getsockname()[1]
+    body = """
+import pytest
+pytestmark = pytest.mark.service("ftp")
+
+@pytest.mark.requirement("rfc868/tcp/3")
+def test_login(target, wire, expect):
+    conn = wire.tcp("login")
+    conn.send(f"USER {target.user}\\r\\nPASS {target.password}\\r\\n".encode())
+    expect.must(False, "rfc868/tcp/3", expected="a reply", actual=f"silence after PASS {target.password}")
+"""
+    pytester.makepyfile(test_cred=body)
+    try:
+        result = pytester.runpytest_subprocess(
+            "test_cred.py", "--target", f"ftp://alice:hunter2@127.0.0.1:{port}/", "--postel-report", "out", "-rA"
+        )
+    finally:
+        listener.close()
+        for conn in held:
+            conn.close()
+    assert result.ret == 1
+    output = result.stdout.str() + result.stderr.str()
+    assert "PASS ***" in output
+    assert "hunter2" not in output.replace("--target ftp://alice:hunter2@", "")  # pytester echoes its own argv
+    out = pytester.path / "out"
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"results.json", "report.html", "summary.md", "junit.xml"}
+    for path in files:
+        assert b"hunter2" not in path.read_bytes(), f"password in {path.relative_to(out)}"

@@ -111,8 +111,7 @@ def xinetd_time(host: str = "127.0.0.1", *, cps: str | None = "0 0", startup_tim
         )
     with tempfile.TemporaryDirectory(prefix="postel-xinetd-") as tmp:
         folder = Path(tmp)
-        last_problem = ""
-        for _attempt in range(3):  # a free port can be taken between our probe and xinetd's bind
+        for attempt in range(3):  # a free port can be taken between our probe and xinetd's bind
             port = _free_port(host)
             conf, log = folder / "xinetd.conf", folder / "xinetd.log"
             conf.write_text(render_config(port, host, cps))
@@ -121,19 +120,15 @@ def xinetd_time(host: str = "127.0.0.1", *, cps: str | None = "0 0", startup_tim
             with open(folder / "xinetd.out", "wb") as out:
                 proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
             try:
-                last_problem = _wait_until_serving(proc, log, folder / "xinetd.out", host, port, startup_timeout)
-                if not last_problem:
-                    break
+                problem = _wait_until_serving(proc, log, folder / "xinetd.out", host, port, startup_timeout)
             except BaseException:
                 _stop(proc)
                 raise
-            _stop(proc)
-            if "Address already in use" not in last_problem:
+            if not problem:
                 break
-        else:
-            pass
-        if last_problem:
-            raise XinetdError(f"xinetd ({binary}) did not serve time on {host}:{port}: {last_problem}\nconfig:\n{conf.read_text()}")
+            _stop(proc)
+            if "Address already in use" not in problem or attempt == 2:
+                raise XinetdError(f"xinetd ({binary}) did not serve time on {host}:{port}: {problem}\nconfig:\n{conf.read_text()}")
         try:
             yield port, port
         finally:
