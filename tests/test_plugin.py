@@ -274,3 +274,86 @@ def test_login(target, wire, expect):
     assert {p.name for p in files} >= {"results.json", "report.html", "summary.md", "junit.xml"}
     for path in files:
         assert b"hunter2" not in path.read_bytes(), f"password in {path.relative_to(out)}"
+
+
+def test_destructive_tests_need_permission_against_a_third_party_target(pytester, reference_time):
+    body = SUITE_HEADER + """
+@pytest.mark.destructive
+@pytest.mark.requirement("rfc868/tcp/8")
+def test_changes_things(target, expect):
+    expect.must(True, "rfc868/tcp/8", expected="x", actual="x")
+"""
+    pytester.makepyfile(test_destr=body)
+    skipped = pytester.runpytest_subprocess("test_destr.py", "--target", _time_url(reference_time), "-rs")
+    skipped.stdout.fnmatch_lines(["*n/a: destructive test against a third-party target; pass --allow-destructive*"])
+    allowed = pytester.runpytest_subprocess("test_destr.py", "--target", _time_url(reference_time), "--allow-destructive")
+    assert allowed.ret == 0 and allowed.parseoutcomes().get("passed") == 1
+
+
+FLAKY = SUITE_HEADER + """
+from hypothesis import given, strategies as st
+from pathlib import Path
+COUNTER = Path(__file__).with_name("calls.txt")
+
+@pytest.mark.requirement("rfc868/tcp/3")
+@given(st.integers(0, 10))
+def test_flaky(target, expect, n):
+    calls = int(COUNTER.read_text()) if COUNTER.exists() else 0
+    COUNTER.write_text(str(calls + 1))
+    # fails once, then never again: what a live server that hiccups looks like
+    expect.must(calls != 0, "rfc868/tcp/3", expected="4 octets", actual="a hiccup")
+"""
+
+
+def test_an_example_that_does_not_replay_is_inconclusive_not_flaky(pytester, reference_time):
+    pytester.makepyfile(test_flaky=FLAKY)
+    result = pytester.runpytest_subprocess("test_flaky.py", "--target", _time_url(reference_time), "-rs", "--postel-report", "out")
+    results = json.loads((pytester.path / "out" / "results.json").read_text())
+    assert [t["verdict"] for t in results["tests"]] == ["inconclusive"]
+    result.stdout.fnmatch_lines(["*inconclusive: *Flaky*"])
+    assert result.ret == 2  # nothing else was decided
+
+
+def test_seed_is_recorded_and_in_the_replay_line(pytester, reference_time):
+    pytester.makepyfile(test_must=MUST_TEST)
+    result = pytester.runpytest_subprocess("test_must.py", "--target", _time_url(reference_time), "--seed", "1234", "--postel-report", "out")
+    results = json.loads((pytester.path / "out" / "results.json").read_text())
+    assert results["run"]["seed"] == 1234
+    failing = next(t for t in results["tests"] if t["verdict"] == "fail")
+    assert failing["replay"].endswith("--seed 1234")
+    result.stdout.fnmatch_lines(["*--seed 1234*"])
+
+
+WIRED_FAILURE = SUITE_HEADER + """
+@pytest.mark.requirement("rfc868/tcp/3")
+def test_must(target, wire, expect):
+    answer = query_tcp(target.address, wire.transcript("tcp query"), timeout=wire.timeout)
+    expect.must(False, "rfc868/tcp/3", expected="4 octets", actual=f"{answer.value}")
+"""
+
+
+def test_allure_results_carry_labels_link_transcript_and_pcap(pytester, reference_time):
+    pytester.makepyfile(test_must=WIRED_FAILURE)
+    pytester.runpytest_subprocess("test_must.py", "--target", _time_url(reference_time), "--postel-report", "out")
+    results = [json.loads(p.read_text()) for p in (pytester.path / "out" / "allure-results").glob("*-result.json")]
+    failing = next(r for r in results if r["name"] == "test_must")
+    labels = {(label["name"], label["value"]) for label in failing["labels"]}
+    assert {("epic", "time"), ("feature", "RFC 868"), ("story", "RFC 868 tcp"), ("severity", "critical"), ("requirement", "rfc868/tcp/3")} <= labels
+    assert any(link["url"] == "https://www.rfc-editor.org/rfc/rfc868" for link in failing["links"])
+    attachments = {a["name"] for a in failing.get("attachments", [])}
+    assert {"transcript", "capture.pcap"} <= attachments
+
+
+def test_postel_baseline_from_results_then_run_with_it(pytester, reference_time, tmp_path):
+    import subprocess
+
+    from tests.conftest import POSTEL
+
+    pytester.makepyfile(test_must=MUST_TEST)
+    pytester.runpytest_subprocess("test_must.py", "--target", _time_url(reference_time), "--postel-report", "out")
+    written = subprocess.run([POSTEL, "baseline", "--from", "out/results.json", "-o", "b.json"], cwd=pytester.path, capture_output=True, text=True)
+    assert written.returncode == 0, written.stderr
+    assert "wrote 1 accepted failure" in written.stdout
+    accepted = json.loads((pytester.path / "b.json").read_text())["accepted"]
+    assert accepted == [{"test": "test_must.py::test_must", "requirement": "rfc868/tcp/3"}]
+    assert pytester.runpytest_subprocess("test_must.py", "--target", _time_url(reference_time), "--baseline", "b.json").ret == 0
