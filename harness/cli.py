@@ -18,7 +18,7 @@ from pathlib import Path
 
 from postel import __version__
 from postel.results import ExitCode
-from postel.target import SERVICES, Target, TargetError, parse_target
+from postel.target import Target, TargetError, parse_target
 
 __all__ = ["main"]
 

@@ -14,7 +14,6 @@ makes SHOULD failures fail, and ``postel run --strict/--capture`` map to them.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys

@@ -14,7 +14,7 @@ Checks raise typed exceptions that carry what the verdict needs:
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import pytest
@@ -234,9 +234,3 @@ class Expect:
             hint = self.requirements.suggest(rid)
             raise HarnessError(f"unknown requirement {rid!r}" + (f"; did you mean {hint!r}?" if hint else "")) from None
 
-
-def verdict_counts(verdicts: Iterable[Verdict]) -> Mapping[str, int]:
-    counts = {v.value: 0 for v in Verdict}
-    for v in verdicts:
-        counts[v.value] += 1
-    return counts
