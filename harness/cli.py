@@ -97,7 +97,7 @@ def _target_or_exit(url: str | None) -> Target | None:
         target = parse_target(url)
     except TargetError as exc:
         raise _Exit(f"postel: {exc}") from None
-    return None if target.is_reference else target
+    return target
 
 
 class _Exit(Exception):
@@ -146,7 +146,7 @@ def _pytest_args(args: argparse.Namespace, target: Target | None) -> list[str]:
 
 
 def url_for_pytest(url: str | None, target: Target | None) -> str:
-    return url if target is not None and url else "reference"
+    return target.redacted_url() if target is not None and target.is_reference else (url if target is not None and url else "reference")
 
 
 class _Results:
@@ -167,7 +167,7 @@ def _run(args: argparse.Namespace) -> tuple[int, dict | None]:
     import pytest
 
     target = _target_or_exit(args.url)
-    if target is not None:
+    if target is not None and not target.is_reference:
         from postel.preflight import check_reachable
 
         timeout = 5.0
@@ -182,6 +182,8 @@ def _run(args: argparse.Namespace) -> tuple[int, dict | None]:
         if problem:
             raise _Exit(f"postel: {problem}")
     where = target.redacted_url() if target else "the embedded reference servers"
+    if target is not None and target.is_reference:
+        where = f"the embedded {target.service} reference server"
     print(f"postel {__version__}: running against {where}", flush=True)
     grabber = _Results()
     code = int(pytest.main(_pytest_args(args, target), plugins=[grabber]))

@@ -109,9 +109,7 @@ def _settings(config: pytest.Config) -> Settings:
     url = config.getoption("postel_target") or config.getini("postel_target") or None
     target = None
     if url and url.strip().lower() != "reference":
-        target = parse_target(url)
-        if target.is_reference:
-            target = None
+        target = parse_target(url)  # "time+udp://reference": that service's reference server only
     options: dict[str, str] = {}
     for where, items in (("ini", config.getini("postel_target_options")), ("--target-option", config.getoption("postel_target_options"))):
         for item in items:
@@ -159,13 +157,16 @@ def _validate_number(value, where: str, kind):
 
 def _configure_hypothesis(config: pytest.Config, settings: Settings) -> None:
     """Profiles of DESIGN.md: ``postel-ci`` (derandomized, fixed count) and ``postel-thorough``."""
-    from hypothesis import HealthCheck
+    from hypothesis import HealthCheck, Phase
     from hypothesis import settings as hsettings
 
     # The suites' function-scoped fixtures (target, wire, expect) are built to
     # be shared by all examples of a test, so that health check is off.
     common = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], print_blob=True)
-    hsettings.register_profile("postel-ci", max_examples=20, derandomize=settings.seed is None, **common)
+    # No shrinking in CI: against a live server every shrink step can wait out
+    # a timeout, and a server that fails whatever it is sent gains nothing from it.
+    no_shrink = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target]
+    hsettings.register_profile("postel-ci", max_examples=20, derandomize=settings.seed is None, phases=no_shrink, **common)
     hsettings.register_profile("postel-thorough", max_examples=300, **common)
     if settings.seed is not None and getattr(config.option, "hypothesis_seed", None) is None:
         config.option.hypothesis_seed = str(settings.seed)
@@ -176,7 +177,7 @@ def _configure_hypothesis(config: pytest.Config, settings: Settings) -> None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     settings = config.stash[SETTINGS_KEY]
-    if _is_worker(config) or settings.target is None:
+    if _is_worker(config) or settings.target is None or settings.target.is_reference:
         if settings.capture and not _is_worker(config):
             _start_capture(config, settings)
         return
@@ -194,7 +195,7 @@ def _start_capture(config: pytest.Config, settings: Settings) -> None:
     from postel.reports.capture import CaptureUnavailable, LiveCapture, capture_available
 
     port, iface = None, "lo"
-    if settings.target is not None:
+    if settings.target is not None and not settings.target.is_reference:
         host, port = settings.target.address
         if not (host.startswith("127.") or host in ("localhost", "::1")):
             from scapy.config import conf
@@ -263,7 +264,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     for item in keep:
         if item.get_closest_marker("service") is None:
             continue
-        if item.get_closest_marker("destructive") and settings.target is not None and not settings.allow_destructive:
+        third_party = settings.target is not None and not settings.target.is_reference
+        if item.get_closest_marker("destructive") and third_party and not settings.allow_destructive:
             item.add_marker(pytest.mark.skip(reason="n/a: destructive test against a third-party target; pass --allow-destructive"))
         _add_allure_labels(config, item, settings)
 
@@ -641,7 +643,7 @@ def _target_dict(settings: Settings) -> dict:
         "url": target.redacted_url() if target else "reference",
         "scheme": target.scheme if target else None,
         "service": target.service if target else None,
-        "reference": target is None,
+        "reference": target is None or target.is_reference,
         "options": dict(settings.options),
     }
 

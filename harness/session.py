@@ -55,8 +55,9 @@ class ItemContext:
     expect: Expect | None = None
 
     def excerpt(self, last: int = 2, lines: int = 40) -> str:
-        """The most recent transcripts, for failure messages."""
-        return "\n".join(t.render(lines) for t in self.transcripts[-last:])
+        """The most recent transcripts that carried bytes, for failure messages."""
+        with_bytes = [t for t in self.transcripts if any(who != "*" for _, who, _ in t.entries)]
+        return "\n".join(t.render(lines) for t in (with_bytes or self.transcripts)[-last:])
 
 
 SETTINGS_KEY = pytest.StashKey[Settings]()

@@ -173,11 +173,6 @@ def test_reference_passes(url, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="harness bug: 'scheme://reference' drops the scheme (cli._target_or_exit and plugin._settings turn it into "
-    "the bare 'reference'), so time+udp://reference also runs the TCP suite",
-)
 def test_scheme_reference_runs_only_that_service(tmp_path):
     proc = postel_run(tmp_path, "time+udp://reference")
     assert proc.returncode == 0, output(proc)

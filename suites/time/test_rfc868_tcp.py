@@ -7,9 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from hypothesis import given
 
+from postel.protocols.errors import RemoteProtocolError
 from postel.protocols.time.client import TcpAnswer, query_tcp
 from postel.protocols.time.strategies import client_junk
 from postel.suites.time.checks import expect_current_time, expect_on_port_37
+from postel.wire import WireError
 
 pytestmark = pytest.mark.service("time")
 
@@ -78,14 +80,25 @@ def test_half_closed_client_gets_the_time(target, wire, expect):
 def test_concurrent_clients_each_get_the_time(target, wire, expect):
     """Opens 16 connections at once; each gets its own 4 octets and close."""
     transcripts = [wire.transcript(f"tcp client {i}") for i in range(CONCURRENT_CLIENTS)]
+
+    def one(transcript):
+        try:
+            return query_tcp(target.address, transcript, timeout=wire.timeout)
+        except (RemoteProtocolError, WireError) as exc:  # judged below, after every client ran
+            return exc
+
     with ThreadPoolExecutor(CONCURRENT_CLIENTS) as pool:
-        answers = list(pool.map(lambda t: query_tcp(target.address, t, timeout=wire.timeout), transcripts))
-    served = sum(1 for a in answers if a.value is not None and a.closed)
+        answers = list(pool.map(one, transcripts))
+    first_violation = next((a for a in answers if isinstance(a, RemoteProtocolError)), None)
+    if first_violation is not None:
+        raise first_violation
+    served = sum(1 for a in answers if isinstance(a, TcpAnswer) and a.value is not None and a.closed)
+    problems = sorted({str(a) for a in answers if isinstance(a, WireError)})
     expect.must(
         served == CONCURRENT_CLIENTS,
         "rfc868/tcp/8",
         expected=[f"all {CONCURRENT_CLIENTS} concurrent connections get 4 octets and a close"],
-        actual=f"{served} of {CONCURRENT_CLIENTS} did",
+        actual=f"{served} of {CONCURRENT_CLIENTS} did" + (f"; the others: {'; '.join(problems)}" if problems else ""),
     )
 
 
