@@ -55,12 +55,14 @@ class Observation(enum.Enum):
 
 
 # Most severe first: a requirement tested by several tests gets the worst verdict.
+# A pass outranks an inconclusive: tests that decided say more than one that
+# could not (a requirement with 5 passes and 1 timeout held where it was seen).
 SEVERITY: tuple[Verdict, ...] = (
     Verdict.ERROR,
     Verdict.FAIL,
     Verdict.WARN,
-    Verdict.INCONCLUSIVE,
     Verdict.PASS,
+    Verdict.INCONCLUSIVE,
     Verdict.NOT_APPLICABLE,
 )
 

@@ -4,7 +4,7 @@ A harness that only ever meets its own reference server can share that
 server's misreadings of the RFC.  xinetd's ``stream_time``/``dgram_time`` are an
 independent reading, so every verdict here is either a pass, not-applicable
 (the RFC's port 37, which a test on a high port cannot check) or an entry of
-``EXPECTED_OTHERWISE`` that says why.
+``ALSO_EXPECTED`` that says why.
 
 ``pytest -s tests/test_interop_xinetd.py`` prints what was observed.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -25,25 +26,23 @@ pytestmark = pytest.mark.slow
 
 POSTEL = Path(sys.executable).with_name("postel")
 RUN_TIMEOUT = 300  # seconds for one `postel run`; the two take ~2 s and ~6 s
+JUNK_PROBES = 50
 
-# test ID -> (verdict, phrase of its message): what xinetd gets that is not pass.
-EXPECTED_OTHERWISE = {
-    # The test sends junk before reading (RFC 868's client sends nothing:
-    # "U: Connect to port 37." then "U: Receive the time.").  xinetd's
-    # stream_time() writes the 4 octets and close()s without reading, so the
-    # junk is still unread in its socket, and the kernel ends the connection
-    # with a RST instead of a FIN, as RFC 1122 section 4.2.2.13 asks: "If such
-    # a host issues a CLOSE call while received data is still pending in TCP,
-    # or if new data is received after CLOSE is called, its TCP SHOULD send a
-    # RST to show that data was lost."  The RFC 868 part holds -- "When the
-    # connection is established, the server returns a 32-bit time value and
-    # closes the connection." -- and the 4 octets do arrive before the reset
-    # (test_client_data_is_ignored_gets_4_octets_before_the_reset checks the
-    # transcripts).  So this is not an xinetd deviation: the harness calls it
-    # inconclusive because query_tcp raises WireReset after a complete value
-    # instead of returning it.  If the harness learns to judge that reset,
-    # this entry must go (the verdict will then be pass).
-    "time/test_rfc868_tcp.py::test_client_data_is_ignored": ("inconclusive", "ECONNRESET"),
+# What xinetd does that the RFC does not: test ID -> (verdicts it may get, phrase, why).
+#
+# RFC 868: "When a datagram arrives, the server returns a datagram containing
+# the 32-bit time value." (rfc868/udp/7).  xinetd's dgram_time() answers one
+# datagram, then its svc_request() calls drain(), which reads and discards
+# whatever else is queued on the socket (it stops at an empty datagram, so
+# about every other one of a burst of empty datagrams survives).  Requests
+# that arrive together are therefore dropped without an answer: a real
+# deviation, by design (it guards against UDP request loops), and postel
+# reports it as a MUST failure of rfc868/udp/7.
+ALSO_EXPECTED = {
+    # Whether datagrams queue up together is timing: in most runs 16 back-to-back
+    # datagrams get 8 or 9 answers, in some xinetd keeps up and answers all.
+    "time/test_rfc868_udp.py::test_back_to_back_datagrams_are_each_answered": (("pass", "fail"), "answers to 16 datagrams", "drain()"),
+    "time/test_rfc868_udp.py::test_concurrent_clients_each_get_one_answer": (("pass", "fail"), "were never answered", "drain()"),
 }
 EXPECTED = ("pass", "not-applicable")
 
@@ -61,7 +60,7 @@ def xinetd_ports():
 
 def postel_run(url: str, report_dir: Path) -> tuple[subprocess.CompletedProcess, dict]:
     proc = subprocess.run(
-        [str(POSTEL), "run", url, "--report-dir", str(report_dir), "-n", "0"],
+        [str(POSTEL), "run", url, "--report-dir", str(report_dir), "-n", "0", "--target-option", "timeout=2"],
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT,
@@ -89,14 +88,14 @@ def print_observed(url: str, exit_code: int, results: dict) -> None:
 def check_verdicts(results: dict) -> None:
     problems = []
     for test in results["tests"]:
-        if test["test_id"] in EXPECTED_OTHERWISE:
-            verdict, phrase = EXPECTED_OTHERWISE[test["test_id"]]
-            if test["verdict"] != verdict or phrase not in test["message"]:
-                problems.append(
-                    f"{test['test_id']}: expected {verdict} ({phrase}), got {test['verdict']}: {test['message']} "
-                    "-- if it now passes, remove its EXPECTED_OTHERWISE entry"
-                )
-        elif test["verdict"] not in EXPECTED:
+        if test["verdict"] in EXPECTED:
+            continue
+        also = ALSO_EXPECTED.get(test["test_id"])
+        if also and test["verdict"] in also[0] and also[1] in test["message"]:
+            failing = {rid for rid, v in test["requirements"].items() if v == "fail"}
+            if failing != {"rfc868/udp/7"}:
+                problems.append(f"{test['test_id']}: fails {sorted(failing)}, expected only rfc868/udp/7")
+        else:
             problems.append(f"{test['test_id']}: {test['verdict']}: {test['message']}")
     assert not problems, "xinetd's time service got unexpected verdicts:\n" + "\n".join(problems)
 
@@ -125,23 +124,51 @@ def test_tcp_suite_passes_against_xinetd(tcp_run):
     check_verdicts(results)
 
 
-def test_client_data_is_ignored_gets_4_octets_before_the_reset(tcp_run):
-    """The evidence for EXPECTED_OTHERWISE: every junk-first connection got exactly 4 octets, then a reset or a close."""
-    _, results = tcp_run
-    (test,) = [t for t in results["tests"] if t["test_id"] == "time/test_rfc868_tcp.py::test_client_data_is_ignored"]
-    if test["verdict"] != "inconclusive":
-        pytest.skip(f"the test is {test['verdict']} now: there is no inconclusive verdict to explain")
-    assert test["transcripts"], "the inconclusive test kept no transcript"
-    for transcript in test["transcripts"]:
-        received = b"".join(bytes.fromhex(e["hex"]) for e in transcript["entries"] if e["dir"] == "S")
-        events = [e["text"] for e in transcript["entries"] if e["dir"] == "*"]
-        assert len(received) == 4, f"{transcript['label']}: {len(received)} octets: {events}"
-        assert any("reset" in e or "server closed" in e for e in events), events
+def test_junk_first_connections_get_4_octets(xinetd_ports):
+    """Sends junk first, as test_client_data_is_ignored does, on raw sockets: the value always arrives, then RST or FIN."""
+    endings: dict[str, int] = {}
+    for i in range(JUNK_PROBES):
+        with socket.create_connection(("127.0.0.1", xinetd_ports[0]), timeout=5.0) as sock:
+            sock.sendall(b"time\r\n")
+            data, ending = b"", "close (FIN)"
+            try:
+                while chunk := sock.recv(64):
+                    data += chunk
+            except ConnectionResetError:
+                ending = "reset (RST)"
+        assert len(data) == 4, f"probe {i}: {data.hex()} ({len(data)} octets), then {ending}"
+        endings[ending] = endings.get(ending, 0) + 1
+    print(f"\njunk-first connections to xinetd: 4 octets each, then {endings}")
 
 
-def test_udp_suite_passes_against_xinetd(udp_run):
+def test_udp_suite_finds_only_xinetds_dropped_datagrams(udp_run):
+    """Everything holds but, when datagrams arrive together, rfc868/udp/7 (see ALSO_EXPECTED)."""
     proc, results = udp_run
-    assert proc.returncode == 0, f"postel run exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    assert results["tests"], "no test ran"
     assert {t["service"] for t in results["tests"]} == {"time+udp"}
     check_verdicts(results)
+    failing = {rid for t in results["tests"] for rid, v in t["requirements"].items() if v == "fail"}
+    assert failing <= {"rfc868/udp/7"}
+    assert proc.returncode == (1 if failing else 0), f"postel run exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    if failing:
+        assert "rfc868/udp/7" in proc.stdout
+
+
+def test_back_to_back_datagrams_lose_answers_often(xinetd_ports):
+    """The deviation itself, on raw sockets: over 10 bursts of 16 datagrams, some go unanswered."""
+    answered = []
+    for _ in range(10):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.connect(("127.0.0.1", xinetd_ports[1]))
+            sock.settimeout(0.5)
+            for _ in range(16):
+                sock.send(b"")
+            count = 0
+            try:
+                while count < 16:
+                    sock.recv(64)
+                    count += 1
+            except TimeoutError:
+                pass
+            answered.append(count)
+    print(f"\nanswers per burst of 16 datagrams to xinetd: {answered}")
+    assert min(answered) < 16, "xinetd answered every datagram of 10 bursts: its drain() no longer drops them"

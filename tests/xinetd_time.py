@@ -39,7 +39,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["XinetdError", "XinetdUnavailable", "find_xinetd", "render_config", "xinetd_time"]
+__all__ = ["XinetdError", "XinetdPorts", "XinetdUnavailable", "find_xinetd", "render_config", "xinetd_time"]
 
 SBIN_DIRS = ("/usr/sbin", "/usr/local/sbin", "/sbin")
 STOP_TIMEOUT = 5.0  # seconds between SIGTERM and SIGKILL
@@ -52,6 +52,17 @@ class XinetdUnavailable(RuntimeError):
 
 class XinetdError(RuntimeError):
     """xinetd is installed but did not serve the time service."""
+
+
+class XinetdPorts(tuple):
+    """``(tcp_port, udp_port)``, plus the ``pid`` of xinetd (the benchmark reads its CPU time)."""
+
+    pid: int
+
+    def __new__(cls, tcp_port: int, udp_port: int, pid: int) -> XinetdPorts:
+        ports = super().__new__(cls, (tcp_port, udp_port))
+        ports.pid = pid
+        return ports
 
 
 def find_xinetd() -> str | None:
@@ -97,7 +108,7 @@ def _free_port(host: str) -> int:
 
 
 @contextmanager
-def xinetd_time(host: str = "127.0.0.1", *, cps: str | None = "0 0", startup_timeout: float = 10.0) -> Iterator[tuple[int, int]]:
+def xinetd_time(host: str = "127.0.0.1", *, cps: str | None = "0 0", startup_timeout: float = 10.0) -> Iterator[XinetdPorts]:
     """Run xinetd's internal time service on a free high port; yields ``(tcp_port, udp_port)``.
 
     Raises :class:`XinetdUnavailable` when xinetd is not installed and
@@ -130,7 +141,7 @@ def xinetd_time(host: str = "127.0.0.1", *, cps: str | None = "0 0", startup_tim
             if "Address already in use" not in problem or attempt == 2:
                 raise XinetdError(f"xinetd ({binary}) did not serve time on {host}:{port}: {problem}\nconfig:\n{conf.read_text()}")
         try:
-            yield port, port
+            yield XinetdPorts(port, port, proc.pid)
         finally:
             _stop(proc)
 
@@ -149,7 +160,7 @@ def _wait_until_serving(proc: subprocess.Popen, log: Path, out: Path, host: str,
             try:
                 socket.create_connection((host, port), timeout=1.0).close()
             except OSError:
-                pass  # xinetd's log line comes just before its listen(); try again
+                pass  # not accepting yet: try again
             else:
                 return ""
         time.sleep(0.02)

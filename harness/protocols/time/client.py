@@ -13,9 +13,9 @@ import time
 from dataclasses import dataclass, field
 
 from postel.protocols.time.codec import CLIENT, NEED_DATA, Connection, ConnectionClosed, TimeValue, decode_datagram
-from postel.wire import Deadline, TcpConnection, Transcript, UdpEndpoint, WireTimeout
+from postel.wire import Deadline, TcpConnection, Transcript, UdpEndpoint, WireReset, WireTimeout
 
-__all__ = ["TcpAnswer", "UdpAnswer", "query_tcp", "query_udp"]
+__all__ = ["TcpAnswer", "UdpAnswer", "burst_udp", "query_tcp", "query_udp"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class TcpAnswer:
     timed_out: bool  # the deadline passed first
     received_at: float | None  # wall-clock time when the value arrived
     elapsed: float  # seconds from connect to the last event
+    reset: bool = False  # the close was a TCP reset (after a complete value: still a close)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,13 @@ def query_tcp(
                 data = conn.recv_some(deadline, 64)
             except WireTimeout:
                 return TcpAnswer(value, closed=False, timed_out=True, received_at=received_at, elapsed=time.monotonic() - started)
+            except WireReset:
+                # A server that closes with the client's junk unread makes its TCP send a RST
+                # (RFC 1122 4.2.2.13).  After the 4 octets that is still "closes the connection";
+                # before them the value is lost, which the caller cannot judge.
+                if value is None:
+                    raise
+                return TcpAnswer(value, closed=True, timed_out=False, received_at=received_at, elapsed=time.monotonic() - started, reset=True)
             codec.receive_data(data)
             while (event := codec.next_event()) is not NEED_DATA:
                 if isinstance(event, TimeValue):
@@ -103,3 +111,18 @@ def query_udp(
                     break
             return UdpAnswer(datagrams if sent == 1 else datagrams[:1], sent=sent, received_at=received_at)
         return UdpAnswer([], sent=attempts)
+
+
+def burst_udp(address: tuple[str, int], transcript: Transcript, *, count: int, timeout: float = 2.0) -> list[bytes]:
+    """Send ``count`` empty datagrams back to back from one socket; return the answers that came."""
+    answers: list[bytes] = []
+    with UdpEndpoint(address, transcript, timeout) as endpoint:
+        for _ in range(count):
+            endpoint.send(b"")
+        deadline = Deadline(timeout)
+        while len(answers) < count:
+            try:
+                answers.append(endpoint.receive(deadline.remaining()))
+            except WireTimeout:
+                break
+    return answers

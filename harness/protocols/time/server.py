@@ -93,7 +93,13 @@ class _TcpTime(asyncio.Protocol):
         # destroy the 4 octets before the client reads them.  Whatever the
         # client sends meanwhile is discarded; it gets linger_timeout to close
         # its side, then the connection is aborted so it cannot hold a slot.
-        transport.write_eof()
+        if transport.is_closing():
+            return
+        try:
+            transport.write_eof()
+        except OSError:  # the client already left (connect-and-close probes do)
+            transport.abort()
+            return
         self.timer = asyncio.get_running_loop().call_later(self.server.linger_timeout, transport.abort)
 
     def data_received(self, data: bytes) -> None:
