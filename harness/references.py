@@ -21,8 +21,21 @@ def _time_server(options: Mapping[str, str]) -> AsyncServer:
     return TimeServer()
 
 
+def _http_server(options: Mapping[str, str]) -> AsyncServer:
+    import tempfile
+    from pathlib import Path
+
+    from postel.protocols.http.server import HttpServer
+    from postel.protocols.http.site import make_sample_site
+
+    # A fresh folder per server: the site, and beside it the file a traversal would reach.
+    folder = Path(tempfile.mkdtemp(prefix="postel-http-"))
+    return HttpServer(root=make_sample_site(folder / "root"), remove_on_close=folder)
+
+
 _FACTORIES: dict[str, Callable[[Mapping[str, str]], AsyncServer]] = {
     "time": _time_server,
+    "http": _http_server,
 }
 
 
@@ -31,7 +44,7 @@ def _address(protocol: str, server: AsyncServer, transport: str) -> tuple[str, i
         address = server.udp_address if transport == "udp" else server.tcp_address  # type: ignore[attr-defined]
         assert address is not None
         return address
-    raise KeyError(protocol)
+    return server.address  # type: ignore[attr-defined]
 
 
 def implemented_protocols() -> tuple[str, ...]:

@@ -1,0 +1,24 @@
+"""Which catalog requirement each codec rule enforces, in one place.
+
+The codec raises ``RemoteProtocolError(requirement=REQ[...])``; a test of the
+harness checks every ID here exists in ``specs/``.
+"""
+
+from __future__ import annotations
+
+REQ: dict[str, str] = {
+    "bare_cr": "rfc9112/2.2/3",
+    "start_line_whitespace": "rfc9112/2.2/6",
+    "request_grammar": "rfc9112/2.2/7",
+    "request_line_length": "rfc9112/3/3",
+    "status_line": "rfc9112/4/1",
+    "field_grammar": "rfc9112/5/1",
+    "space_before_colon": "rfc9112/5.1/1",
+    "te_in_http10": "rfc9112/6.1/1",
+    "te_unknown": "rfc9112/6.1/2",
+    "content_length_invalid": "rfc9112/6.3/1",
+    "incomplete_body": "rfc9112/6.3/2",
+    "content_length_value": "rfc9110/8.6/1",
+    "header_too_large": "rfc9112/5/1",
+    "body_too_large": "rfc9112/6.3/1",
+}
