@@ -125,3 +125,90 @@ def test_file_name_must_match_rfc(tmp_path):
 def test_unknown_ids_get_a_suggestion():
     assert CATALOG.suggest("rfc868/tcp/33") in {"rfc868/tcp/3", "rfc868/tcp/7", "rfc868/tcp/8", "rfc868/tcp/9"}
     assert CATALOG.suggest("completely-different") is None
+
+
+# --- The HTTP catalogs (RFC 1945, 9110, 9112, 9931) ----------------------------
+#
+# Their sections are numbered, so each requirement can be checked against the
+# section it names: the heading exists, the text lies inside that section (not
+# merely somewhere in the RFC), and k follows the order of the sentences.
+
+_HEADING = re.compile(r"^(?P<number>[0-9]+(?:\.[0-9]+)*|[A-Z](?:\.[0-9]+)*)\.?\s+\S")
+HTTP_RFCS = (1945, 9110, 9112, 9931)
+HTTP_REQUIREMENTS = [r for r in CATALOG.values() if r.rfc in HTTP_RFCS]
+
+
+def _sections(number: int) -> dict[str, str]:
+    """Section number -> its text (heading to the next heading), page furniture removed, whitespace normalised.
+
+    Headings start in column 0; table-of-contents entries are indented, so they never match.
+    """
+    _rfc_text(number)  # skips (or fails in CI) when the file is missing
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in (RFC_DIR / f"rfc{number}.txt").read_text(encoding="utf-8").replace("\f", "\n").splitlines():
+        if _FOOTER.match(line) or _HEADER.match(line):
+            continue
+        heading = _HEADING.match(line)
+        if heading:
+            current = sections.setdefault(heading["number"], [])
+        elif current is not None:
+            current.append(line)
+    return {number: " ".join(" ".join(lines).split()) for number, lines in sections.items()}
+
+
+def test_the_http_catalogs_load():
+    catalogs = {c.rfc: c for c in CATALOG.catalogs if c.rfc in HTTP_RFCS}
+    assert set(catalogs) == set(HTTP_RFCS)
+    assert {c.protocol for c in catalogs.values()} == {"http"}
+    assert catalogs[1945].levels == "pre-2119"
+    assert {catalogs[n].levels for n in (9110, 9112, 9931)} == {"bcp14"}
+
+
+@pytest.mark.parametrize("requirement", HTTP_REQUIREMENTS, ids=[r.id for r in HTTP_REQUIREMENTS])
+def test_http_text_is_in_the_section_it_names(requirement):
+    sections = _sections(requirement.rfc)
+    assert requirement.section in sections, f"{requirement.id}: rfc{requirement.rfc}.txt has no heading {requirement.section!r}"
+    assert requirement.text in sections[requirement.section], f"{requirement.id}: text is not in section {requirement.section}"
+
+
+@pytest.mark.parametrize("rfc", HTTP_RFCS)
+def test_http_ids_number_the_sentences_in_document_order(rfc):
+    sections = _sections(rfc)
+    by_section: dict[str, list] = {}
+    for req in CATALOG.values():
+        if req.rfc == rfc:
+            by_section.setdefault(req.section, []).append(req)
+    for section, reqs in by_section.items():
+        reqs.sort(key=lambda r: int(r.id.rsplit("/", 1)[1]))
+        assert [int(r.id.rsplit("/", 1)[1]) for r in reqs] == list(range(1, len(reqs) + 1)), f"rfc{rfc} {section}: k is not 1..n"
+        positions = [sections.get(section, "").find(r.text) for r in reqs]
+        assert positions == sorted(positions), f"rfc{rfc} {section}: k does not follow the order of the sentences"
+
+
+def test_rfc1945_must_basis_names_its_word():
+    """Basis "must" needs must/shall/required in the text, or (for a list item) quoted from the list's lead-in in the note."""
+    word = re.compile(r"\b(must|shall|required)\b", re.IGNORECASE)
+    for req in CATALOG.values():
+        if req.rfc == 1945 and req.basis == "must":
+            lead_in = re.search(r'"[^"]*\bmust:"', req.note or "")
+            assert word.search(req.text) or lead_in, f"{req.id}: basis 'must' but no must/shall/required"
+
+
+def test_ids_cited_in_notes_exist():
+    cited = re.compile(r"\brfc[0-9]+/[a-z0-9.\-]+/[0-9]+\b")
+    for req in CATALOG.values():
+        for ref in cited.findall(req.note or ""):
+            assert ref in CATALOG, f"{req.id}: note cites {ref}, which is not in the catalog"
+
+
+def test_every_requirement_the_http_package_cites_exists():
+    """The codec, client and server cite IDs as literals; a renumbered catalog must not leave them dangling."""
+    from postel.protocols.http.requirements import REQ
+
+    package = Path(__file__).resolve().parents[1] / "harness" / "protocols" / "http"
+    cited = set(REQ.values())
+    for source in package.glob("*.py"):
+        cited |= set(re.findall(r'"(rfc[0-9]+/[a-z0-9.]+/[0-9]+)"', source.read_text(encoding="utf-8")))
+    missing = sorted(ref for ref in cited if ref not in CATALOG)
+    assert not missing, f"cited but not in specs/: {missing}"

@@ -131,12 +131,15 @@ def follow(
             return hops
         location = response.headers.get(b"location")
         if location is None:
-            raise RemoteProtocolError(f"{response.status_code} without a Location field", requirement="rfc1945/9.3/2")
+            raise RemoteProtocolError(
+                f"{response.status_code} without a Location field",
+                requirement="rfc1945/9.3/1" if response.status_code == 301 else "rfc1945/9.3/3",
+            )
         parsed = urllib.parse.urlsplit(location.decode("latin-1"))
         if not parsed.scheme:
             # RFC 1945 10.11 "Location = "Location" ":" absoluteURI"; RFC 9110 10.2.2 allows a relative
             # reference, resolved against the target URI: follow it, but say so.
-            result.deviations.append(Deviation("rfc1945/10.11/1", f"relative Location {location!r}"))
+            result.deviations.append(Deviation("rfc1945/10.11/2", f"relative Location {location!r}"))
         base = f"http://{address[0]}:{address[1]}{current.target.decode('latin-1')}"
         absolute = urllib.parse.urljoin(base, location.decode("latin-1"))
         target = urllib.parse.urlsplit(absolute)

@@ -70,7 +70,7 @@ class Request:
         if self.simple:
             # Simple-Request = "GET" SP Request-URI CRLF -- RFC 1945 4.1
             if self.method != b"GET" or len(self.headers):
-                raise LocalProtocolError("an HTTP/0.9 Simple-Request is GET with no headers", requirement="rfc1945/4.1/1")
+                raise LocalProtocolError("an HTTP/0.9 Simple-Request is GET with no headers", requirement="rfc1945/4.1/2")
         elif not abnf.re.fullmatch(rb"[0-9]\.[0-9]", self.http_version):
             raise LocalProtocolError(f"HTTP-version {self.http_version!r} is not DIGIT.DIGIT", requirement="rfc9112/2.3/1")
 
