@@ -140,14 +140,43 @@ def test_a_response_shorter_than_its_content_length_is_incomplete():
     with pytest.raises(RemoteProtocolError) as info:
         while client.next_event() is not NEED_DATA:
             pass
+    assert info.value.requirement == REQ["response_length"]
+
+
+def test_a_request_shorter_than_its_content_length_is_incomplete():
+    server = Connection(SERVER)
+    server.receive_data(b"POST / HTTP/1.0\r\nContent-Length: 5\r\n\r\nabc")
+    server.receive_data(b"")
+    with pytest.raises(RemoteProtocolError) as info:
+        while server.next_event() is not NEED_DATA:
+            pass
     assert info.value.requirement == REQ["incomplete_body"]
+
+
+@pytest.mark.parametrize(
+    ("method", "head", "rule"),
+    [
+        (b"HEAD", b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\n", "body_on_head"),
+        (b"GET", b"HTTP/1.0 304 Not Modified\r\n\r\n", "body_on_bodiless_status"),
+        (b"GET", b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhe", "content_length_value"),
+    ],
+)
+def test_octets_after_the_end_of_a_response_name_the_rule_they_break(method, head, rule):
+    client = Connection(CLIENT)
+    client.send(Request(method, b"/"))
+    client.send(EndOfMessage())
+    client.receive_data(head + b"llo")
+    with pytest.raises(RemoteProtocolError) as info:
+        while client.next_event() is not NEED_DATA:
+            pass
+    assert info.value.requirement == REQ[rule]
 
 
 def test_octets_after_a_length_delimited_response_are_reported():
     client = Connection(CLIENT)
-    client.send(Request(b"HEAD", b"/"))
+    client.send(Request(b"GET", b"/"))
     client.send(EndOfMessage())
-    client.receive_data(b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+    client.receive_data(b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhelloworld")
     with pytest.raises(RemoteProtocolError) as info:
         while client.next_event() is not NEED_DATA:
             pass

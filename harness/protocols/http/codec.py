@@ -130,7 +130,9 @@ class Connection:
             self.states[self.their_role] = ERROR
             raise RemoteProtocolError(
                 f"peer closed with {self._body_left} of the Content-Length octets missing",
-                requirement=REQ["incomplete_body"],
+                # A request cut short is the server's to judge (RFC 9112 6.3); a response
+                # shorter than its Content-Length broke RFC 1945 7.2.2.
+                requirement=REQ["incomplete_body"] if self.their_role is CLIENT else REQ["response_length"],
                 reply_hint=400,
             )
         if state in (IDLE, SEND_BODY) and self._buffer:
@@ -152,9 +154,18 @@ class Connection:
             extra = bytes(self._buffer[:40])
             raise RemoteProtocolError(
                 f"{len(self._buffer)} octets after the end of the response ({extra!r}...)",
-                requirement=REQ["content_length_value"],
+                requirement=self._rule_for_extra_octets(),
             )
         return None
+
+    def _rule_for_extra_octets(self) -> str:
+        """Octets after a bodiless response are a body the rules forbid; else the length lied."""
+        status = self.response.status_code if self.response else 0
+        if self.request is not None and self.request.method == b"HEAD":
+            return REQ["body_on_head"]
+        if status in (204, 304) or 100 <= status < 200:
+            return REQ["body_on_bodiless_status"]
+        return REQ["content_length_value"]
 
     def _take(self, n: int) -> bytes:
         data = bytes(self._buffer[:n])

@@ -19,6 +19,9 @@ REQ: dict[str, str] = {
     "content_length_invalid": "rfc9112/6.3/4",
     "incomplete_body": "rfc9112/6.3/8",
     "content_length_value": "rfc9112/6.3/7",
+    "response_length": "rfc1945/7.2.2/1",
+    "body_on_head": "rfc9110/9.3.2/1",
+    "body_on_bodiless_status": "rfc1945/7.2/4",
     "header_too_large": "rfc9110/5.4/1",
     "body_too_large": "rfc9110/15.5.14/1",
 }
