@@ -17,11 +17,16 @@ from postel.protocols.errors import RemoteProtocolError
 from postel.protocols.http.codec import CLIENT, NEED_DATA, Connection
 from postel.protocols.http.events import ConnectionClosed, Data, EndOfMessage, Request, Response
 from postel.protocols.http.state import DONE
-from postel.wire import Deadline, LimitExceeded, TcpConnection, Transcript, WireTimeout
+from postel.wire import Deadline, LimitExceeded, TcpConnection, Transcript, WireClosed, WireReset, WireTimeout
 
 __all__ = ["Deviation", "Exchange", "exchange", "follow", "send_raw"]
 
 MAX_RESPONSE = 8 << 20  # octets kept of one response
+# RFC 9112 sets no limit on a status-line or a response's header section; the
+# client's limits are the harness's, far above what a server sends, so a long
+# reason phrase (some servers echo the request into it) is not a violation.
+MAX_STATUS_LINE = 64 << 10
+MAX_RESPONSE_HEAD = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,7 @@ class Exchange:
     raw: bytes = b""  # every octet the server sent
     elapsed: float = 0.0
     deviations: list[Deviation] = field(default_factory=list)
+    send_failed: str = ""  # the server closed or reset before the request was all sent
 
 
 def exchange(
@@ -53,7 +59,7 @@ def exchange(
     timeout: float = 5.0,
 ) -> Exchange:
     """Send one well-formed request through the codec and read the response until close."""
-    codec = Connection(CLIENT)
+    codec = _client_codec()
     wire = codec.send(request)
     if body:
         wire += codec.send(Data(body))
@@ -66,10 +72,14 @@ def send_raw(address: tuple[str, int], transcript: Transcript, raw: bytes, *, me
 
     ``method`` tells the reader whether a body may follow (HEAD: none).
     """
-    codec = Connection(CLIENT)
+    codec = _client_codec()
     codec.request = Request(method=method, target=b"/")  # framing of the response depends on it
     codec.states[CLIENT] = DONE  # what we sent is ours to judge, not the codec's
     return _run(address, transcript, raw, codec, None, timeout, half_close=half_close)
+
+
+def _client_codec() -> Connection:
+    return Connection(CLIENT, max_request_line=MAX_STATUS_LINE, max_header_section=MAX_RESPONSE_HEAD)
 
 
 def _run(address, transcript, wire: bytes, codec: Connection, request: Request | None, timeout: float, half_close: bool = False) -> Exchange:
@@ -77,9 +87,14 @@ def _run(address, transcript, wire: bytes, codec: Connection, request: Request |
     result = Exchange(request)
     body = bytearray()
     with TcpConnection.connect(address, transcript, timeout) as conn:
-        conn.send(wire)
-        if half_close:
-            conn.shutdown_write()
+        try:
+            conn.send(wire)
+            if half_close:
+                conn.shutdown_write()
+        except (WireReset, WireClosed) as exc:
+            # A server may answer an oversized request before it is all sent, then
+            # close: its response is still in our receive queue, so read it.
+            result.send_failed = str(exc)
         deadline = Deadline(timeout)
         while True:
             try:
@@ -87,6 +102,11 @@ def _run(address, transcript, wire: bytes, codec: Connection, request: Request |
             except WireTimeout:
                 result.timed_out = True
                 break
+            except WireReset:
+                if result.send_failed and result.raw:
+                    result.closed = True  # reset after an early answer: the answer stands
+                    break
+                raise
             result.raw += data
             if len(result.raw) > MAX_RESPONSE:
                 raise LimitExceeded(f"response longer than {MAX_RESPONSE} octets")

@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["make_sample_site", "SAMPLE_RESOURCE"]
+__all__ = ["SAMPLE_RESOURCE", "SECRET_NAME", "SECRET_TEXT", "make_sample_site"]
 
 SAMPLE_RESOURCE = "/index.html"
 SECRET_NAME = "postel-outside-root.txt"
+SECRET_TEXT = "outside the HTTP root; serving it is a traversal"
 
 
 def make_sample_site(root: Path) -> Path:
@@ -25,7 +26,7 @@ def make_sample_site(root: Path) -> Path:
     (root / "dir").mkdir(exist_ok=True)
     (root / "dir" / "inner.txt").write_text("inside a directory\n")
     outside = root.parent / SECRET_NAME
-    outside.write_text("this file is outside the HTTP root; serving it is a traversal\n")
+    outside.write_text(f"this file is {SECRET_TEXT}\n")
     link = root / "escape"
     if not link.is_symlink():
         os.symlink(outside, link)
