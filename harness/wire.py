@@ -13,6 +13,7 @@ from one overall deadline; suites are plain (synchronous) pytest tests.
 from __future__ import annotations
 
 import errno
+import select
 import socket
 import string
 import time
@@ -240,6 +241,15 @@ class TcpConnection:
             self.eof = True
             self.transcript.event("server closed the connection")
         return data
+
+    def poll(self, wait: float) -> bytes | None:
+        """What the server sent within ``wait`` seconds: ``None`` for nothing yet, ``b""`` once it closed."""
+        if self._buffer or self.eof:
+            return self.recv_some(Deadline(wait))
+        ready, _, _ = select.select([self._sock], [], [], wait)
+        if not ready:
+            return None
+        return self.recv_some(Deadline(wait))
 
     def read_until_close(self, limit: int = MAX_READ, timeout: float | None = None) -> bytes:
         """Everything until the server closes; more than ``limit`` bytes raises :class:`LimitExceeded`."""

@@ -22,13 +22,14 @@ import time
 from postel.protocols.http.client import Exchange, exchange, send_raw
 from postel.protocols.http.dates import DateError, parse_http_date
 from postel.protocols.http.events import Request
-from postel.protocols.http.server import SINK_PATH
+from postel.protocols.http.server import SINK_PATH, HttpServer
 from postel.requirements import Level
 from postel.protocols.http.site import SAMPLE_RESOURCE, SECRET_NAME, SECRET_TEXT
 from postel.session import Wire
 from postel.target import Target
 from postel.verdict import Expect
 
+REFERENCE_HEAD_TIMEOUT = HttpServer.head_timeout  # the reference drops a head that takes longer
 DATE_TOLERANCE = 60.0  # seconds between the server's Date and our clock; target option "tolerance"
 
 
@@ -65,6 +66,13 @@ def traversal_goal(target: Target) -> tuple[str, str, int]:
         return SECRET_NAME, SECRET_TEXT, 1
     path = target.options.get("traversal_file", "/etc/passwd").lstrip("/")
     return path, target.options.get("traversal_marker", "root:"), 8
+
+
+def slow_limit(target: Target) -> float:
+    """Seconds within which a peer that never finishes its request must be dropped."""
+    if "slow_limit" in target.options:
+        return float(target.options["slow_limit"])
+    return REFERENCE_HEAD_TIMEOUT + 3.0 if target.is_reference else 75.0  # nginx: client_header_timeout 60s
 
 
 def host(target: Target) -> bytes:
