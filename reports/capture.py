@@ -32,6 +32,8 @@ __all__ = ["CaptureUnavailable", "LiveCapture", "capture_available"]
 CAP_NET_RAW = 13  # bit in /proc/self/status CapEff (linux/capability.h)
 START_TIMEOUT = 5.0  # seconds for the sniffer to open its socket
 STOP_TIMEOUT = 5.0  # seconds for the sniffer thread to finish
+SETTLE_QUIET = 0.3  # seconds without a frame before the capture stops
+SETTLE_LIMIT = 2.0
 PACKET_OUTGOING = 4  # sockaddr_ll.sll_pkttype of a packet we sent (linux/if_packet.h)
 
 
@@ -79,6 +81,7 @@ class LiveCapture:
         self.stop_timeout = stop_timeout
         self.packets: list[Any] = []
         self._sniffer: Any = None
+        self._last_seen = time.monotonic()
 
     def __enter__(self) -> LiveCapture:
         self.start()
@@ -110,6 +113,7 @@ class LiveCapture:
             "store": True,
             "lfilter": self._matches,
             "started_callback": opened.set,
+            "prn": self._seen,
             "L2socket": _loopback_listen_socket(),
         }
         bpf = "tcp or udp" if self.port is None else f"port {self.port}"
@@ -127,7 +131,8 @@ class LiveCapture:
         sniffer, self._sniffer = self._sniffer, None
         if sniffer is None:
             return self.packets
-        sniffer.stop_cb()  # wakes the sniffer's select(); does not wait
+        self._settle()
+        sniffer.stop_cb()  # wakes the sniffer's select(); does not wait, and drops what is still queued
         sniffer.thread.join(self.stop_timeout)
         if sniffer.thread.is_alive():
             raise CaptureUnavailable(f"sniffer on {self.iface} did not stop within {self.stop_timeout:g}s")
@@ -151,6 +156,19 @@ class LiveCapture:
         finally:
             writer.close()
         return path
+
+    def _seen(self, packet: Any) -> None:
+        self._last_seen = time.monotonic()
+
+    def _settle(self, quiet: float = SETTLE_QUIET, limit: float = SETTLE_LIMIT) -> None:
+        """Wait until no frame has arrived for ``quiet`` seconds (at most ``limit``).
+
+        Frames on lo reach the sniffer thread a moment after the socket calls
+        that sent them return; stopping at once loses the last of them.
+        """
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline and time.monotonic() - self._last_seen < quiet:
+            time.sleep(quiet / 4)
 
     def _matches(self, packet: Any) -> bool:
         layer = packet.getlayer("TCP") or packet.getlayer("UDP")
