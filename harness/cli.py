@@ -14,10 +14,12 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from postel import __version__
 from postel.results import ExitCode
+from postel.serving import AsyncServer
 from postel.target import Target, TargetError, parse_target
 
 __all__ = ["main"]
@@ -51,10 +53,11 @@ def _parser() -> argparse.ArgumentParser:
     baseline.set_defaults(func=_cmd_baseline)
 
     serve = sub.add_parser("serve", help="run a reference server until Ctrl-C")
-    serve.add_argument("protocol", choices=["time"], help="which reference server")
+    serve.add_argument("protocol", choices=["time", "http"], help="which reference server")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=0, help="TCP port (0: any free port)")
     serve.add_argument("--udp-port", type=int, default=None, help="UDP port for time (default: same as --port)")
+    serve.add_argument("--root", type=Path, default=None, help="folder http serves (default: the sample site, in a temporary folder)")
     serve.set_defaults(func=_cmd_serve)
 
     lister = sub.add_parser("list", help="print the requirement catalog and which tests cover each requirement")
@@ -235,30 +238,72 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        server, announce = _http_server(args) if args.protocol == "http" else _time_server(args)
+        asyncio.run(_serve_until_signal(server, args, announce))
+    except _Exit as exc:
+        print(exc, file=sys.stderr)
+        return ExitCode.UNUSABLE
+    return ExitCode.OK
+
+
+def _time_server(args: argparse.Namespace) -> tuple[AsyncServer, Callable[[], str]]:
     from postel.protocols.time.server import TimeServer
 
+    if args.root is not None:
+        raise _Exit("postel: --root is for 'serve http' only")
     server = TimeServer(host=args.host, tcp_port=args.port, udp_port=args.port if args.udp_port is None else args.udp_port)
 
-    async def serve() -> None:
+    def announce() -> str:
+        tcp, udp = server.tcp_address, server.udp_address
+        return f"postel: time server on tcp {tcp[0]}:{tcp[1]} and udp {udp[0]}:{udp[1]} (Ctrl-C stops)"
+
+    return server, announce
+
+
+def _http_server(args: argparse.Namespace) -> tuple[AsyncServer, Callable[[], str]]:
+    import tempfile
+
+    from postel.protocols.http.server import HttpServer
+    from postel.protocols.http.site import make_sample_site
+
+    if args.udp_port is not None:
+        raise _Exit("postel: --udp-port is for 'serve time' only")
+    if args.root is None:
+        # The sample site puts a file beside its root (what a traversal would reach), so it gets a folder of its own.
+        folder = Path(tempfile.mkdtemp(prefix="postel-http-"))
+        server = HttpServer(root=make_sample_site(folder / "root"), host=args.host, port=args.port, remove_on_close=folder)
+        what = f"the sample site in {server.root}"
+    elif not args.root.is_dir():
+        problem = "is not a directory" if args.root.exists() else "does not exist"
+        raise _Exit(f"postel: --root {args.root} {problem}")
+    else:
+        server = HttpServer(root=args.root, host=args.host, port=args.port)
+        what = str(server.root)
+
+    def announce() -> str:
+        host, port = server.address
+        host = f"[{host}]" if ":" in host else host
+        return f"postel: http server on http://{host}:{port}/ serving {what} (Ctrl-C stops)"
+
+    return server, announce
+
+
+async def _serve_until_signal(server: AsyncServer, args: argparse.Namespace, announce: Callable[[], str]) -> None:
+    """Serve until SIGINT or SIGTERM; close in every case, so a temporary sample site is removed."""
+    try:
         try:
             await server.start()
         except OSError as exc:
             raise _Exit(f"postel: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
-        tcp, udp = server.tcp_address, server.udp_address
-        print(f"postel: time server on tcp {tcp[0]}:{tcp[1]} and udp {udp[0]}:{udp[1]} (Ctrl-C stops)", flush=True)
+        print(announce(), flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
+    finally:
         await server.close()
-
-    try:
-        asyncio.run(serve())
-    except _Exit as exc:
-        print(exc, file=sys.stderr)
-        return ExitCode.UNUSABLE
-    return ExitCode.OK
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
