@@ -113,11 +113,18 @@ def at_level(expect: Expect, requirement: str):
     return {Level.MUST: expect.must, Level.SHOULD: expect.should, Level.MAY: expect.may}[level]
 
 
-def expect_answer(expect: Expect, ex: Exchange, requirement: str, what: str = "a response") -> None:
-    """The server answered at all; a silent or vanished server broke ``requirement``."""
+def expect_answer(expect: Expect, ex: Exchange, requirement: str, what: str = "a response", *, simple_ok: bool = False) -> None:
+    """The server answered at all; a silent or vanished server broke ``requirement``.
+
+    A response without a readable Status-Line (lowercase "http/1.0", garbage)
+    is the status-line test's to fail; every other check cannot tell its
+    status, head or body apart, so it is inconclusive, never blamed.
+    """
     at_level(expect, requirement)(ex.response is not None, requirement, expected=[what], actual=describe(ex))
     if ex.response is None:
         expect.inconclusive(f"no response to judge: {describe(ex)}")
+    if ex.response.simple and not simple_ok:
+        expect.inconclusive(f"the response has no readable Status-Line ({ex.raw[:40]!r}): test_status_line_is_http_version_code_reason judges that")
 
 
 def expect_closed(expect: Expect, ex: Exchange, requirement: str, timeout: float) -> None:

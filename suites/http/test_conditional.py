@@ -90,6 +90,11 @@ def test_if_modified_since_is_read_in_every_date_format(target, wire, expect, fo
         moment, _ = parse_http_date(modified)
     except DateError:
         expect.inconclusive(f"Last-Modified {modified!r} is not an HTTP-date (the Last-Modified test reports it)")
+    # A server that ignores If-Modified-Since altogether fails the 304 test, not this one.
+    fixdate = _conditional(target, wire, modified, "GET, If-Modified-Since in IMF-fixdate")
+    expect_answer(expect, fixdate, "rfc9110/5.6.7/1")
+    if fixdate.response.status_code != 304:
+        expect.inconclusive(f"even the IMF-fixdate If-Modified-Since got {describe(fixdate)}, not 304")
     month = MONTHS[moment.month - 1]
     if form == "rfc850":
         since = f"{LONG_DAYS[moment.weekday()]}, {moment.day:02d}-{month}-{moment.year % 100:02d} {moment:%H:%M:%S} GMT"

@@ -16,7 +16,7 @@ from hypothesis import given
 from postel.protocols.errors import RemoteProtocolError
 from postel.protocols.http.client import exchange, send_raw
 from postel.protocols.http.codec import NEED_DATA, SERVER, Connection
-from postel.protocols.http.events import EndOfMessage
+from postel.protocols.http.events import ConnectionClosed, EndOfMessage
 from postel.protocols.http.strategies import mutated, requests
 from postel.suites.http.checks import describe, expect_answer, fetch, request
 
@@ -38,7 +38,7 @@ def _judge(octets: bytes) -> str | None:
     try:
         while True:
             event = codec.next_event()
-            if event is NEED_DATA or isinstance(event, EndOfMessage):
+            if event is NEED_DATA or isinstance(event, (EndOfMessage, ConnectionClosed)):
                 return None
     except RemoteProtocolError as exc:
         return exc.requirement
@@ -65,7 +65,9 @@ def test_requests_from_the_grammar_get_well_formed_responses(target, wire, expec
 def test_mutated_requests_are_never_served_and_never_hang(target, wire, expect, octets):
     """Sends the mutated octets, half-closes; then checks the server still answers a plain GET."""
     broken = _judge(octets)
-    ex = send_raw(target.address, wire.transcript("mutated request"), octets, timeout=wire.timeout, half_close=True)
+    # The response to HEAD has no body: the reader must know, or it misreads the framing.
+    method = b"HEAD" if octets.startswith(b"HEAD ") else b"GET"
+    ex = send_raw(target.address, wire.transcript("mutated request"), octets, method=method, timeout=wire.timeout, half_close=True)
     expect.must(
         not ex.timed_out,
         "rfc1945/1.3/4",
