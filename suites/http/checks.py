@@ -22,14 +22,15 @@ import time
 from postel.protocols.http.client import Exchange, exchange, send_raw
 from postel.protocols.http.dates import DateError, parse_http_date
 from postel.protocols.http.events import Request
-from postel.protocols.http.server import SINK_PATH, HttpServer
+from postel.protocols.http.server import SINK_PATH
+from postel.references import HTTP_HEAD_TIMEOUT
 from postel.requirements import Level
 from postel.protocols.http.site import SAMPLE_RESOURCE, SECRET_NAME, SECRET_TEXT
 from postel.session import Wire
 from postel.target import Target
 from postel.verdict import Expect
 
-REFERENCE_HEAD_TIMEOUT = HttpServer.head_timeout  # the reference drops a head that takes longer
+REFERENCE_HEAD_TIMEOUT = HTTP_HEAD_TIMEOUT  # the embedded reference drops a head that takes longer
 DATE_TOLERANCE = 60.0  # seconds between the server's Date and our clock; target option "tolerance"
 
 
