@@ -106,7 +106,8 @@ def requirement_verdicts(
             if req.id in warned:
                 result[req.id] = Verdict.WARN
             continue
-        if observation is Observation.HELD and req.id in warned:
+        if observation in (Observation.HELD, Observation.UNDECIDED, Observation.UNSUPPORTED) and req.id in warned:
+            # A SHOULD that was seen broken stays a warning, even if the test then could not go on.
             result[req.id] = Verdict.WARN
             continue
         result[req.id] = determine_verdict(req.level, observation)

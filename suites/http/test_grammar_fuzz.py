@@ -65,9 +65,8 @@ def test_requests_from_the_grammar_get_well_formed_responses(target, wire, expec
 def test_mutated_requests_are_never_served_and_never_hang(target, wire, expect, octets):
     """Sends the mutated octets, half-closes; then checks the server still answers a plain GET."""
     broken = _judge(octets)
-    # The response to HEAD has no body: the reader must know, or it misreads the framing.
-    method = b"HEAD" if octets.startswith(b"HEAD ") else b"GET"
-    ex = send_raw(target.address, wire.transcript("mutated request"), octets, method=method, timeout=wire.timeout, half_close=True)
+    # mutated() never starts from HEAD, so the response is read as a GET's.
+    ex = send_raw(target.address, wire.transcript("mutated request"), octets, timeout=wire.timeout, half_close=True)
     expect.must(
         not ex.timed_out,
         "rfc1945/1.3/4",

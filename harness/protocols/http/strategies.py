@@ -73,7 +73,9 @@ def wire_requests(host: bytes = b"localhost") -> st.SearchStrategy[bytes]:
 @st.composite
 def mutated(draw, host: bytes = b"localhost") -> bytes:
     """A well-formed request with one flip, truncation or insertion."""
-    wire = draw(wire_requests(host))
+    # Not from HEAD: a mutation can make it a GET to the server while the reader still expects
+    # a bodiless HEAD response, and would blame the server for the misreading.
+    wire = draw(wire_requests(host).filter(lambda octets: not octets.startswith(b"HEAD ")))
     kind = draw(st.sampled_from(["flip", "truncate", "insert", "delete"]))
     at = draw(st.integers(0, len(wire) - 1))
     if kind == "flip":
