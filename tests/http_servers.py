@@ -48,7 +48,6 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -59,6 +58,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.daemons import DaemonError, start_on_free_port, stop, tail
 from postel.protocols.http.site import SECRET_NAME, SECRET_TEXT, make_sample_site
 
 __all__ = [
@@ -75,7 +75,6 @@ __all__ = [
 ]
 
 SBIN_DIRS = ("/usr/sbin", "/usr/local/sbin", "/sbin")
-STOP_TIMEOUT = 5.0  # seconds between SIGTERM and SIGKILL
 NGINX_HEADER_TIMEOUT = 10  # seconds: client_header_timeout in the generated nginx.conf
 RESOURCE = "/hello.txt"  # a small text file of the sample site
 SYMLINK = "/escape"  # the sample site's symlink to the secret beside the root
@@ -88,7 +87,7 @@ class NginxUnavailable(RuntimeError):
     """nginx is not installed here."""
 
 
-class HttpServerError(RuntimeError):
+class HttpServerError(DaemonError):
     """The server is installed but did not come up."""
 
 
@@ -227,27 +226,26 @@ def nginx_http(host: str = "127.0.0.1", *, disable_symlinks: str | None = None, 
         if account is not None:
             os.chown(prefix, account.pw_uid, account.pw_gid)
         drop = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []} if account else {}
-        for attempt in range(3):  # a free port can be taken between our probe and nginx's bind
-            port = _free_port(host)
-            conf, log = prefix / "nginx.conf", prefix / "error.log"
+        conf, log = prefix / "nginx.conf", prefix / "error.log"
+
+        def launch(port: int, attempt: int) -> subprocess.Popen:
             conf.write_text(render_nginx_config(prefix, root, port, host, without=built, disable_symlinks=disable_symlinks))
             command = [binary, "-p", f"{prefix}/", "-c", str(conf), "-e", str(log), "-g", "daemon off;"]
             with open(folder / "nginx.out", "wb") as out:
-                proc = subprocess.Popen(command, cwd=prefix, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **drop)
-            try:
-                problem = _wait_until_serving(proc, host, port, startup_timeout, (log, folder / "nginx.out"))
-            except BaseException:
-                _stop(proc)
-                raise
-            if not problem:
-                break
-            _stop(proc)
-            if "Address already in use" not in problem or attempt == 2:
-                raise HttpServerError(f"nginx ({binary}) did not serve on {host}:{port}: {problem}\nconfig:\n{conf.read_text()}")
+                return subprocess.Popen(command, cwd=prefix, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **drop)
+
+        proc, port = start_on_free_port(
+            f"nginx ({binary}) on {host}",
+            lambda: _free_port(host),
+            launch,
+            lambda proc, port: _wait_until_serving(proc, host, port, startup_timeout, (log, folder / "nginx.out")),
+            lambda port: f"\nconfig:\n{conf.read_text()}",
+            HttpServerError,
+        )
         try:
             yield RunningServer(f"http://{host}:{port}{RESOURCE}", port, proc.pid, root, secret)
         finally:
-            _stop(proc)
+            stop(proc)
 
 
 @contextmanager
@@ -256,26 +254,23 @@ def python_http_server(host: str = "127.0.0.1", *, startup_timeout: float = 10.0
     with tempfile.TemporaryDirectory(prefix="postel-httpserver-") as tmp:
         folder = Path(tmp)
         root, secret = _make_site(folder)
-        for attempt in range(3):
-            port = _free_port(host)
+
+        def launch(port: int, attempt: int) -> subprocess.Popen:
             command = [sys.executable, "-m", "http.server", "--bind", host, str(port), "--directory", str(root)]
-            log = folder / f"http.server-{attempt}.log"
-            with open(log, "wb") as out:
-                proc = subprocess.Popen(command, cwd=folder, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-            try:
-                problem = _wait_until_serving(proc, host, port, startup_timeout, (log,))
-            except BaseException:
-                _stop(proc)
-                raise
-            if not problem:
-                break
-            _stop(proc)
-            if "Address already in use" not in problem or attempt == 2:
-                raise HttpServerError(f"python -m http.server did not serve on {host}:{port}: {problem}")
+            with open(folder / f"http.server-{attempt}.log", "wb") as out:
+                return subprocess.Popen(command, cwd=folder, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+        proc, port = start_on_free_port(
+            f"python -m http.server on {host}",
+            lambda: _free_port(host),
+            launch,
+            lambda proc, port: _wait_until_serving(proc, host, port, startup_timeout, tuple(folder.glob("http.server-*.log"))),
+            error=HttpServerError,
+        )
         try:
             yield RunningServer(f"http://{host}:{port}{RESOURCE}", port, proc.pid, root, secret)
         finally:
-            _stop(proc)
+            stop(proc)
 
 
 def _wait_until_serving(proc: subprocess.Popen, host: str, port: int, timeout: float, logs: tuple[Path, ...]) -> str:
@@ -283,7 +278,7 @@ def _wait_until_serving(proc: subprocess.Popen, host: str, port: int, timeout: f
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            return f"exited with status {proc.returncode}\n" + "".join(_tail(log) for log in logs)
+            return f"exited with status {proc.returncode}\n" + "".join(tail(log) for log in logs)
         try:
             sock = socket.create_connection((host, port), timeout=1.0)
         except OSError:
@@ -294,8 +289,8 @@ def _wait_until_serving(proc: subprocess.Popen, host: str, port: int, timeout: f
         if b" 200 " in status:
             return ""
         # Accepting, but not serving the site (a permission problem, a wrong root): say so.
-        return f"GET {RESOURCE} was answered {status!r}, not 200\n" + "".join(_tail(log) for log in logs)
-    return f"not serving within {timeout:g}s\n" + "".join(_tail(log) for log in logs)
+        return f"GET {RESOURCE} was answered {status!r}, not 200\n" + "".join(tail(log) for log in logs)
+    return f"not serving within {timeout:g}s\n" + "".join(tail(log) for log in logs)
 
 
 def _first_line(sock: socket.socket, host: str, port: int) -> bytes:
@@ -312,30 +307,3 @@ def _first_line(sock: socket.socket, host: str, port: int) -> bytes:
     except OSError as exc:
         return f"({exc})".encode()
     return data.split(b"\r\n", 1)[0]
-
-
-def _tail(path: Path, lines: int = 20) -> str:
-    if not path.exists():
-        return ""
-    text = path.read_text(errors="replace").splitlines()[-lines:]
-    return "".join(f"  {path.name}: {line}\n" for line in text)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """SIGTERM (nginx: fast shutdown), then SIGKILL to its process group after 5 s.
-
-    The group is the session ``Popen`` started (``start_new_session``): the server
-    and its workers.  It is signalled only while the server is still alive, so
-    its ID cannot have been reused.
-    """
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(STOP_TIMEOUT)

@@ -154,9 +154,15 @@ def test_udp_suite_finds_only_xinetds_dropped_datagrams(udp_run):
 
 
 def test_back_to_back_datagrams_lose_answers_often(xinetd_ports):
-    """The deviation itself, on raw sockets: over 10 bursts of 16 datagrams, some go unanswered."""
+    """The deviation itself, on raw sockets: over up to 50 bursts of 16 datagrams, some go unanswered.
+
+    Whether datagrams queue up together is timing: on a busy machine xinetd
+    sometimes keeps up with a whole burst, so the test stops at the first loss.
+    """
     answered = []
-    for _ in range(10):
+    for _ in range(50):
+        if answered and min(answered) < 16:
+            break
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             sock.connect(("127.0.0.1", xinetd_ports[1]))
             sock.settimeout(0.5)
@@ -171,4 +177,4 @@ def test_back_to_back_datagrams_lose_answers_often(xinetd_ports):
                 pass
             answered.append(count)
     print(f"\nanswers per burst of 16 datagrams to xinetd: {answered}")
-    assert min(answered) < 16, "xinetd answered every datagram of 10 bursts: its drain() no longer drops them"
+    assert min(answered) < 16, f"xinetd answered every datagram of {len(answered)} bursts: its drain() no longer drops them"

@@ -30,7 +30,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -39,10 +38,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.daemons import DaemonError, start_on_free_port, stop, tail
+
 __all__ = ["XinetdError", "XinetdPorts", "XinetdUnavailable", "find_xinetd", "render_config", "xinetd_time"]
 
 SBIN_DIRS = ("/usr/sbin", "/usr/local/sbin", "/sbin")
-STOP_TIMEOUT = 5.0  # seconds between SIGTERM and SIGKILL
 _STARTED = re.compile(r"Started working: (\d+) available service")
 
 
@@ -50,7 +50,7 @@ class XinetdUnavailable(RuntimeError):
     """xinetd is not installed here."""
 
 
-class XinetdError(RuntimeError):
+class XinetdError(DaemonError):
     """xinetd is installed but did not serve the time service."""
 
 
@@ -122,28 +122,27 @@ def xinetd_time(host: str = "127.0.0.1", *, cps: str | None = "0 0", startup_tim
         )
     with tempfile.TemporaryDirectory(prefix="postel-xinetd-") as tmp:
         folder = Path(tmp)
-        for attempt in range(3):  # a free port can be taken between our probe and xinetd's bind
-            port = _free_port(host)
-            conf, log = folder / "xinetd.conf", folder / "xinetd.log"
+        conf, log, out = folder / "xinetd.conf", folder / "xinetd.log", folder / "xinetd.out"
+
+        def launch(port: int, attempt: int) -> subprocess.Popen:
             conf.write_text(render_config(port, host, cps))
             log.unlink(missing_ok=True)
             command = [binary, "-dontfork", "-f", str(conf), "-pidfile", str(folder / "xinetd.pid"), "-filelog", str(log)]
-            with open(folder / "xinetd.out", "wb") as out:
-                proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-            try:
-                problem = _wait_until_serving(proc, log, folder / "xinetd.out", host, port, startup_timeout)
-            except BaseException:
-                _stop(proc)
-                raise
-            if not problem:
-                break
-            _stop(proc)
-            if "Address already in use" not in problem or attempt == 2:
-                raise XinetdError(f"xinetd ({binary}) did not serve time on {host}:{port}: {problem}\nconfig:\n{conf.read_text()}")
+            with open(out, "wb") as sink:
+                return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+
+        proc, port = start_on_free_port(
+            f"xinetd ({binary}) time",
+            lambda: _free_port(host),
+            launch,
+            lambda proc, port: _wait_until_serving(proc, log, out, host, port, startup_timeout),
+            lambda port: f"\nconfig:\n{conf.read_text()}",
+            XinetdError,
+        )
         try:
             yield XinetdPorts(port, port, proc.pid)
         finally:
-            _stop(proc)
+            stop(proc)
 
 
 def _wait_until_serving(proc: subprocess.Popen, log: Path, out: Path, host: str, port: int, timeout: float) -> str:
@@ -151,12 +150,12 @@ def _wait_until_serving(proc: subprocess.Popen, log: Path, out: Path, host: str,
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            return f"exited with status {proc.returncode}\n{_tail(log)}{_tail(out)}"
+            return f"exited with status {proc.returncode}\n{tail(log)}{tail(out)}"
         text = log.read_text(errors="replace") if log.exists() else ""
         started = _STARTED.search(text)
         if started:
             if int(started.group(1)) != 2:
-                return f"{started.group(1)} of 2 services started\n{_tail(log)}"
+                return f"{started.group(1)} of 2 services started\n{tail(log)}"
             try:
                 socket.create_connection((host, port), timeout=1.0).close()
             except OSError:
@@ -164,23 +163,4 @@ def _wait_until_serving(proc: subprocess.Popen, log: Path, out: Path, host: str,
             else:
                 return ""
         time.sleep(0.02)
-    return f"not serving within {timeout:g}s\n{_tail(log)}{_tail(out)}"
-
-
-def _tail(path: Path, lines: int = 20) -> str:
-    if not path.exists():
-        return ""
-    text = path.read_text(errors="replace").splitlines()[-lines:]
-    return "".join(f"  {path.name}: {line}\n" for line in text)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """SIGTERM ("terminates all running servers before terminating xinetd"), then SIGKILL."""
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(STOP_TIMEOUT)
+    return f"not serving within {timeout:g}s\n{tail(log)}{tail(out)}"
