@@ -113,7 +113,8 @@ if profile_out:
     profiler = cProfile.Profile()
     profiler.enable()
 try:
-    asyncio.run(main())
+    from postel.serving import run
+    run(main())  # uvloop where installed, as `postel serve` and the embedded references
 finally:
     if profile_out:
         profiler.disable()

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from postel import __version__
 from postel.results import ExitCode
+from postel import serving
 from postel.serving import AsyncServer
 from postel.target import Target, TargetError, parse_target
 
@@ -240,7 +241,7 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     try:
         server, announce = _http_server(args) if args.protocol == "http" else _time_server(args)
-        asyncio.run(_serve_until_signal(server, args, announce))
+        serving.run(_serve_until_signal(server, args, announce))
     except _Exit as exc:
         print(exc, file=sys.stderr)
         return ExitCode.UNUSABLE

@@ -77,8 +77,8 @@ class _TcpTime(asyncio.Protocol):
         self.timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses; both have write_eof and abort.
+        self.transport = transport  # type: ignore[assignment]
         if len(self.server._open) >= self.server.max_connections:
             transport.abort()
             return
