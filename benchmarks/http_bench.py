@@ -83,6 +83,15 @@ MIN_CPU = 0.05  # seconds of server CPU below which /proc's 10 ms ticks say too 
 # The reference server in its own process.  argv: ROOT [PROFILE_OUT].  Prints
 # "PORT n" once listening; stops on SIGTERM/SIGINT or when stdin closes (the
 # benchmark died), writing cProfile stats first when asked to.
+def _loop_name() -> str:
+    """The event loop the reference runs on (postel.serving.new_event_loop): uvloop where installed."""
+    try:
+        import uvloop
+    except ImportError:
+        return "asyncio"
+    return f"uvloop {uvloop.__version__}"
+
+
 REFERENCE_SCRIPT = r"""
 import asyncio, signal, sys
 from pathlib import Path
@@ -558,7 +567,7 @@ def main(argv: list[str] | None = None) -> int:
 
         slice_seconds = args.seconds / args.rounds
         print(f"\n(1) GET {RESOURCE} ({len(expected)} octets), HTTP/1.0, a new connection per request")
-        print(f"    postel: HttpServer under asyncio (pid {reference.proc.pid}); http.server: python -m http.server --protocol HTTP/1.0 (pid {stdlib.proc.pid})")
+        print(f"    postel: HttpServer on {_loop_name()} (pid {reference.proc.pid}); http.server: python -m http.server --protocol HTTP/1.0 (pid {stdlib.proc.pid})")
         print(f"    client: threads in this process (pid {os.getpid()}); {args.seconds:g} s per cell in {args.rounds} slices of {slice_seconds:.2f} s,"
               f" servers alternating, after {args.warmup:g} s warm-up")
         if args.profile_reference:
