@@ -108,3 +108,16 @@ def test_if_modified_since_is_read_in_every_date_format(target, wire, expect, fo
         expected=[f"304, as for the IMF-fixdate {modified.decode()}"],
         actual=f"{describe(ex)} for If-Modified-Since: {since}",
     )
+
+
+@pytest.mark.requirement("rfc1945/4.2/2", "rfc1945/10.9/4")
+def test_field_names_are_case_insensitive(target, wire, expect):
+    """"iF-mOdIfIeD-sInCe" is If-Modified-Since: the 304 must not depend on the case of the name."""
+    _full, modified = _modified(expect, target, wire, "rfc1945/4.2/2")
+    plain = _conditional(target, wire, modified, "GET, If-Modified-Since")
+    expect_answer(expect, plain, "rfc1945/10.9/4")
+    if plain.response.status_code != 304:
+        expect.inconclusive(f"even If-Modified-Since spelled as usual got {describe(plain)}, not 304")
+    odd = fetch(target, wire, request(target, fields=[(b"iF-mOdIfIeD-sInCe", modified)]), label="GET, iF-mOdIfIeD-sInCe")
+    expect_answer(expect, odd, "rfc1945/4.2/2")
+    expect.must(odd.response.status_code == 304, "rfc1945/4.2/2", expected=["304, as for If-Modified-Since"], actual=describe(odd))

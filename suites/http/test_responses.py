@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import urllib.parse
 
 import pytest
 
@@ -10,6 +11,7 @@ from postel.protocols.http.dates import DateError, parse_http_date
 from postel.protocols.http.events import Request
 from postel.suites.http.checks import (
     describe,
+    directory,
     expect_answer,
     expect_closed,
     expect_date,
@@ -189,7 +191,7 @@ def test_server_closes_after_the_response(target, wire, expect, version):
         )
 
 
-@pytest.mark.requirement("rfc1945/9.4/4", "rfc9110/15.5/1")
+@pytest.mark.requirement("rfc1945/9.4/4", "rfc9110/15.5/1", "rfc1945/7.2/5")
 def test_a_missing_resource_is_not_found(target, wire, expect):
     """A path nobody has: 404 (or another 4xx), with a short explanation."""
     path = missing(target)
@@ -201,7 +203,44 @@ def test_a_missing_resource_is_not_found(target, wire, expect):
         expected=["404 Not Found (or another 4xx)"],
         actual=f"{describe(ex)} for {path.decode('latin-1')}",
     )
+    expect.must(
+        bool(ex.body) or ex.response.headers.get(b"content-length") == b"0",
+        "rfc1945/7.2/5",
+        expected=["an entity body, or Content-Length: 0"],
+        actual="no body and no Content-Length: 0",
+    )
     expect.should(bool(ex.body), "rfc9110/15.5/1", expected=["an entity explaining the error"], actual="an empty body")
+
+
+@pytest.mark.requirement("rfc1945/9.3/1", "rfc1945/9.3/3", "rfc1945/10.11/2", "rfc9110/10.2.2/1")
+def test_a_redirect_gives_one_absolute_location(target, wire, expect):
+    """A directory without its trailing slash: 301/302 with one Location, an absolute URL."""
+    path = directory(target)
+    if path is None:
+        expect.not_applicable("no directory is known: set --target-option directory=/path")
+    ex = fetch(target, wire, request(target, path=path), label=f"GET {path.decode('latin-1')} (no trailing slash)")
+    expect_answer(expect, ex, "rfc1945/9.3/1")
+    code = ex.response.status_code
+    if code not in (301, 302):
+        expect.not_applicable(f"{describe(ex)}: the server does not redirect a directory without its slash")
+    rule = "rfc1945/9.3/1" if code == 301 else "rfc1945/9.3/3"
+    locations = ex.response.headers.get_all(b"location")
+    expect.must(bool(locations), rule, expected=[f"a Location field in the {code}"], actual="no Location field")
+    expect.must(
+        len(locations) == 1 and b" " not in locations[0] and b"," not in locations[0],
+        "rfc9110/10.2.2/1",
+        expected=["a single URI-reference"],
+        actual=f"Location: {b' | '.join(locations)!r}",
+    )
+    location = locations[0].decode("latin-1")
+    absolute = urllib.parse.urlsplit(location)
+    expect.must(
+        bool(absolute.scheme and absolute.netloc),
+        "rfc1945/10.11/2",
+        expected=["an absoluteURI (RFC 1945 10.11; RFC 9110 10.2.2 now allows a relative reference: accept this with a baseline if you follow RFC 9110)"],
+        actual=f"Location: {location}",
+    )
+    # What the new URL then serves (a listing, or 403 where listings are off) is another request's business.
 
 
 @pytest.mark.requirement("rfc9110/9.1/2", "rfc1945/5.1.1/2", "rfc9110/15.5.6/1")
