@@ -216,12 +216,13 @@ def test_ids_cited_in_notes_exist():
             assert ref in CATALOG, f"{req.id}: note cites {ref}, which is not in the catalog"
 
 
-def test_every_requirement_the_http_package_cites_exists():
-    """The codec, client and server cite IDs as literals; a renumbered catalog must not leave them dangling."""
-    from postel.protocols.http.requirements import REQ
+@pytest.mark.parametrize("protocol", ["http", "smtp"])
+def test_every_requirement_a_protocol_package_cites_exists(protocol):
+    """Codecs, clients and servers cite IDs through REQ or as literals; a renumbered catalog must not leave them dangling."""
+    import importlib
 
-    package = Path(__file__).resolve().parents[1] / "harness" / "protocols" / "http"
-    cited = set(REQ.values())
+    package = Path(__file__).resolve().parents[1] / "harness" / "protocols" / protocol
+    cited = set(importlib.import_module(f"postel.protocols.{protocol}.requirements").REQ.values())
     for source in package.glob("*.py"):
         cited |= set(re.findall(r'"(rfc[0-9]+/[a-z0-9.]+/[0-9]+)"', source.read_text(encoding="utf-8")))
     missing = sorted(ref for ref in cited if ref not in CATALOG)
