@@ -86,6 +86,11 @@ class Connection:
 
     # ---------------------------------------------------------------- receiving
 
+    @property
+    def trailing_data(self) -> tuple[bytes, bool]:
+        """(octets received but not yet read, whether EOF came): h11's name for the same thing."""
+        return bytes(self._buffer), self._eof
+
     def receive_data(self, data: bytes) -> None:
         if data:
             if self._eof:

@@ -402,7 +402,7 @@ class _HttpConnection(asyncio.Protocol):
 
     def _read_next_request(self, skip: bytes = b"") -> None:
         """The "answers_twice" fault: the octets after a request that must end the connection are read as the next request."""
-        rest, eof = bytes(self.codec._buffer), self.codec._eof
+        rest, eof = self.codec.trailing_data
         self.codec, self.request, self.body, self.answered = Connection(SERVER), None, bytearray(), False
         if rest := rest.removeprefix(skip):
             self.codec.receive_data(rest)
