@@ -74,6 +74,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from procstat import cpu_seconds  # benchmarks/procstat.py: the script's folder is on sys.path
+
 REPO = Path(__file__).resolve().parents[1]
 SUITE = REPO / "suites" / "http"
 RESOURCE = "/bytes.bin"  # 1024 octets in make_sample_site
@@ -246,15 +248,6 @@ def start_http_server(stack: ExitStack, root: Path) -> Server:
 
 def start_floor(stack: ExitStack, file: Path) -> Server:
     return start_server(stack, "floor", [sys.executable, "-c", FLOOR_SCRIPT, str(file)], lambda line: int(line.split()[1]))
-
-
-def cpu_seconds(stat_path: str) -> float | None:
-    """utime + stime of a process (all its threads, live and exited), from /proc."""
-    try:
-        fields = Path(stat_path).read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # ---------------------------------------------------------------- load

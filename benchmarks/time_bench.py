@@ -53,6 +53,8 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
+from procstat import cpu_seconds  # benchmarks/procstat.py: the script's folder is on sys.path
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # for tests.xinetd_time
 
@@ -184,15 +186,6 @@ def load(kind: str, address: Address, threads: int, duration: float, udp_timeout
         "requests": sum(r[0] + r[1] for r in results),
         "total": sum(r[2] for r in results),
     }
-
-
-def cpu_seconds(stat_path: str) -> float | None:
-    """utime + stime of a process or thread, from /proc (None where there is no /proc)."""
-    try:
-        fields = Path(stat_path).read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure(pool: ProcessPoolExecutor, kind: str, address: Address, stat_path: str, args: argparse.Namespace, threads: int) -> dict:

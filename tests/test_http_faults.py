@@ -18,11 +18,9 @@ could otherwise be a server that is broken in some other way.
 
 from __future__ import annotations
 
-import json
 import re
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -36,8 +34,9 @@ from postel.protocols.http.dates import format_http_date, parse_http_date
 from postel.protocols.http.server import FAULTS, HttpServer
 from postel.protocols.http.site import SECRET_NAME, SECRET_TEXT, make_sample_site
 from postel.serving import ServerThread
+from tests import runs
+from tests.runs import output, results_of, row_verdicts
 
-POSTEL = str(Path(sys.executable).with_name("postel"))
 RUN_LIMIT = 240  # seconds; a run that takes longer is hanging
 SETTLED = {"pass", "not-applicable"}
 SLOW_LIMIT = HttpServer.head_timeout + 3  # the reference drops a slowloris peer after head_timeout
@@ -161,21 +160,7 @@ def serve(*faults: str) -> Iterator[tuple[str, ServerThread]]:
 
 
 def postel_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    """``postel run ARGS`` in a subprocess, in ``tmp_path``, without xdist inside (the faults run side by side instead)."""
-    command = [POSTEL, "run", *args, "--report-dir", str(tmp_path / "report"), "-n", "0"]
-    return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=RUN_LIMIT, check=False)
-
-
-def results_of(tmp_path: Path) -> dict:
-    return json.loads((tmp_path / "report" / "results.json").read_text(encoding="utf-8"))
-
-
-def output(proc: subprocess.CompletedProcess) -> str:
-    return f"exit {proc.returncode}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
-
-
-def row_verdicts(results: dict) -> dict[str, str]:
-    return {row["id"]: row["verdict"] for row in results["requirements"]}
+    return runs.postel_run(tmp_path, *args, limit=RUN_LIMIT)
 
 
 def failures(results: dict, requirements: set[str]) -> list[str]:

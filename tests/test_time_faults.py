@@ -11,11 +11,9 @@ one line and exit 2.
 
 from __future__ import annotations
 
-import json
 import re
 import socket
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -25,8 +23,9 @@ import pytest
 
 from postel.protocols.time.codec import EPOCH_OFFSET, from_unix
 from tests.faulty_time import FAULTS, serve
+from tests import runs
+from tests.runs import output, results_of, row_verdicts
 
-POSTEL = str(Path(sys.executable).with_name("postel"))
 TIMEOUT = "timeout=2"
 RUN_LIMIT = 180  # seconds; a run that takes longer is hanging
 SETTLED = {"pass", "not-applicable"}
@@ -63,21 +62,8 @@ CAUGHT = {
 
 
 def postel_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    """``postel run ARGS`` in a subprocess, in ``tmp_path`` (Hypothesis' database lands there too)."""
-    command = [POSTEL, "run", *args, "--report-dir", str(tmp_path / "report"), "-n", "0", "--target-option", TIMEOUT]
-    return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=RUN_LIMIT, check=False)
-
-
-def results_of(tmp_path: Path) -> dict:
-    return json.loads((tmp_path / "report" / "results.json").read_text(encoding="utf-8"))
-
-
-def output(proc: subprocess.CompletedProcess) -> str:
-    return f"exit {proc.returncode}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
-
-
-def row_verdicts(results: dict) -> dict[str, str]:
-    return {row["id"]: row["verdict"] for row in results["requirements"]}
+    """Every run with a short per-operation timeout (Hypothesis' database lands in tmp_path too)."""
+    return runs.postel_run(tmp_path, *args, "--target-option", TIMEOUT, limit=RUN_LIMIT)
 
 
 def closed_port(kind: int = socket.SOCK_STREAM) -> int:

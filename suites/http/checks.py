@@ -170,6 +170,18 @@ def expect_date(expect: Expect, target: Target, ex: Exchange) -> None:
     )
 
 
+def expect_length_of_get(expect: Expect, ex: Exchange, get_body: bytes, requirement: str) -> None:
+    """A bodiless response (HEAD, 304) may send Content-Length only as the GET's content would have it (RFC 9110 8.6)."""
+    assert ex.response is not None
+    length = ex.response.headers.get(b"content-length")
+    expect.must(
+        length is None or length == str(len(get_body)).encode(),
+        requirement,
+        expected=[f"no Content-Length, or Content-Length: {len(get_body)} (what GET sends)"],
+        actual=f"Content-Length: {length.decode('latin-1') if length else ''}",
+    )
+
+
 def status_class(ex: Exchange) -> int:
     return ex.response.status_code // 100 if ex.response is not None and not ex.response.simple else 0
 
