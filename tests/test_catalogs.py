@@ -216,7 +216,7 @@ def test_ids_cited_in_notes_exist():
             assert ref in CATALOG, f"{req.id}: note cites {ref}, which is not in the catalog"
 
 
-@pytest.mark.parametrize("protocol", ["http", "smtp"])
+@pytest.mark.parametrize("protocol", ["http", "smtp", "pop3"])
 def test_every_requirement_a_protocol_package_cites_exists(protocol):
     """Codecs, clients and servers cite IDs through REQ or as literals; a renumbered catalog must not leave them dangling."""
     import importlib
