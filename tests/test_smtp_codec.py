@@ -11,7 +11,7 @@ from postel.protocols.errors import LocalProtocolError, RemoteProtocolError
 from postel.protocols.smtp.codec import CLIENT, NEED_DATA, PAUSED, SERVER, Connection
 from postel.protocols.smtp.events import Command, ConnectionClosed, EndOfData, MessageData, Reply, ehlo_keywords
 from postel.protocols.smtp.requirements import REQ
-from postel.protocols.smtp.state import GREETED, IN_DATA, IN_TRANSACTION, INITIALIZED
+from postel.protocols.smtp.state import GREETED, IN_DATA, IN_TRANSACTION, INITIALIZED, UNREADABLE
 from tests.test_catalogs import CATALOG
 
 
@@ -136,7 +136,7 @@ COMMAND_REFUSALS = [
     (b"EHLO c\r.example\r\n", "bare_line_end_client", 500),
     (b"STARTTLS\r\n", "unknown_command", 500),
     (b"M4IL FROM:<a@b.c>\r\n", "command_syntax", 500),
-    (b"NOOP caf\xc3\xa9\r\n", "non_ascii_command", 500),
+    (b"NOOP caf\xc3\xa9\r\n", "non_ascii_command", 501),
     (b"EHLO\r\n", "ehlo_syntax", 501),
     (b"HELO [192.0.2.1]\r\n", "ehlo_syntax", 501),
     (b"MAIL TO:<a@b.c>\r\n", "mail_syntax", 501),
@@ -167,6 +167,20 @@ def test_bad_commands_are_refused_and_reading_goes_on(wire, key, hint):
     assert_cites(error, key, hint)
     # "a 501 failure reply MUST be returned and the SMTP server MUST stay in the same state" (4.1.4)
     assert drain(server) == [Command(b"NOOP")]
+
+
+def test_a_refused_line_is_queued_for_its_reply_and_eof_does_not_end_recovery():
+    """Every command gets one reply (4.2), a refused one too: pipelined replies stay matched, even after a half-close."""
+    server = Connection(SERVER)
+    server.send(Reply(220))
+    server.receive_data(b"NOOP\r\nBOGUS\r\nQUIT\r\n")
+    server.receive_data(b"")
+    assert server.next_event() == Command(b"NOOP")
+    with pytest.raises(RemoteProtocolError):
+        server.next_event()
+    assert server.next_event() == Command(b"QUIT")
+    assert list(server.awaiting) == [b"NOOP", UNREADABLE, b"QUIT"]
+    assert [server.send(Reply(code)) for code in (250, 500, 221)] == [b"250 \r\n", b"500 \r\n", b"221 \r\n"]
 
 
 def test_command_line_limit_is_512_octets_including_crlf():

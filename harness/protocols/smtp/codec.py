@@ -15,7 +15,9 @@ Errors.  A peer that breaks a rule raises :class:`RemoteProtocolError` naming
 the requirement and (for a client's fault) the reply a server should answer.
 SMTP recovers from a bad command: "a 501 failure reply MUST be returned and the
 SMTP server MUST stay in the same state" (4.1.4), so on the server side the bad
-line is consumed (a too-long one up to its CRLF) and reading goes on.  A bad
+line is consumed (a too-long one up to its CRLF) and reading goes on, even after
+the client's EOF; the line takes its place in ``awaiting`` (``UNREADABLE``), so
+its reply keeps the replies to pipelined commands in order.  A bad
 line *inside* mail data is raised when seen; the codec then discards up to the
 ``<CRLF>.<CRLF>`` and returns :class:`EndOfData`, after which the server sends
 the hinted reply.  On the client side a bad reply puts the server in ERROR:
@@ -34,7 +36,7 @@ from postel.protocols.sentinel import Sentinel
 from postel.protocols.smtp.events import Command, ConnectionClosed, EndOfData, MessageData, Reply, ehlo_keywords
 from postel.protocols.smtp.requirements import REQ
 from postel.protocols.smtp.state import (
-    CLIENT, CLOSED, END_OF_DATA, ERROR, GREETING, SERVER, WAIT_GREETING, after_reply,
+    CLIENT, CLOSED, END_OF_DATA, ERROR, GREETING, SERVER, UNREADABLE, WAIT_GREETING, after_reply,
 )
 
 __all__ = ["CLIENT", "NEED_DATA", "PAUSED", "SERVER", "Connection", "ehlo_keywords"]
@@ -115,12 +117,18 @@ class Connection:
                 event = self._server_event()
             else:
                 event = self._read_reply()
-            if event is None and self._eof:
-                event = self._at_eof()
         except RemoteProtocolError as error:
-            if self.our_role is CLIENT or self._eof:
+            # A server recovers from a bad command even when the client has already half-closed
+            # (4.1.4): the commands buffered after it are still read and answered.
+            if self.our_role is CLIENT:
                 self.state, self._error = ERROR, error
             raise
+        if event is None and self._eof:
+            try:
+                event = self._at_eof()
+            except RemoteProtocolError as error:
+                self.state, self._error = ERROR, error  # closed mid-command or mid-data: nothing more will come
+                raise
         if event is None:
             return NEED_DATA
         if isinstance(event, ConnectionClosed):
@@ -156,6 +164,15 @@ class Connection:
         return RemoteProtocolError(message, requirement=REQ[key], reply_hint=hint)
 
     def _read_command(self) -> Command | None:
+        try:
+            return self._parse_command()
+        except RemoteProtocolError:
+            # "Every command MUST generate exactly one reply" (4.2): a refused line is answered too,
+            # so it takes its place in the queue and pipelined replies stay in order.
+            self.awaiting.append(UNREADABLE)
+            raise
+
+    def _parse_command(self) -> Command | None:
         end = self._buffer.find(b"\n")
         if end < 0:
             if len(self._buffer) >= self.max_command_line:
@@ -417,6 +434,11 @@ class Connection:
         data = bytes(self._buffer[:n])
         del self._buffer[:n]
         return data
+
+    @property
+    def buffered(self) -> int:
+        """Octets received and not yet consumed: what the line limits keep bounded."""
+        return len(self._buffer)
 
     @property
     def in_data(self) -> bool:

@@ -97,7 +97,10 @@ class Command:
         if b"\r" in argument or b"\n" in argument:
             raise _refuse("CR or LF inside a command line", "bare_line_end_client", 500)
         if not re.fullmatch(rb"[\x20-\x7e\t]*", argument):
-            raise _refuse(f"{verb.decode()} argument has octets outside printable US-ASCII", "non_ascii_command", 500)
+            # "SMTP servers that receive a command in which invalid character codes have been employed,
+            # and for which there are no other reasons for rejection, MUST reject that command with a
+            # 501 response" (4.1.2) -- the MUST, over 2.4's "normally using 500" (a SHOULD)
+            raise _refuse(f"{verb.decode()} argument has octets outside printable US-ASCII", "non_ascii_command", 501)
         needs, key = _ARGUMENT[verb]
         if needs is True and not argument:
             raise _refuse(f"{verb.decode()} needs an argument", key, 501)

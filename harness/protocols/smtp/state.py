@@ -11,7 +11,7 @@ from postel.protocols.sentinel import Sentinel
 
 __all__ = [
     "CLIENT", "CLOSED", "END_OF_DATA", "ERROR", "GREETED", "GREETING", "IN_DATA", "IN_TRANSACTION", "INITIALIZED",
-    "SERVER", "WAIT_GREETING", "after_reply",
+    "SERVER", "UNREADABLE", "WAIT_GREETING", "after_reply",
 ]
 
 
@@ -26,6 +26,9 @@ class GREETING(Sentinel): ...  # the connection greeting, 3.1
 
 
 class END_OF_DATA(Sentinel): ...  # "<CRLF>.<CRLF>", 4.1.1.4
+
+
+class UNREADABLE(Sentinel): ...  # a command line the server refused (unknown verb, bad syntax, too long): it is answered too, 4.2
 
 
 # Session states.
