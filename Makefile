@@ -21,7 +21,10 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n auto tests
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/time_bench.py
+	$(BIN)/python benchmarks/http_bench.py
+	$(BIN)/python benchmarks/mail_bench.py
 
 clean:
 	rm -rf $(VENV) postel-report build *.egg-info

@@ -54,11 +54,15 @@ def _parser() -> argparse.ArgumentParser:
     baseline.set_defaults(func=_cmd_baseline)
 
     serve = sub.add_parser("serve", help="run a reference server until Ctrl-C")
-    serve.add_argument("protocol", choices=["time", "http"], help="which reference server")
+    serve.add_argument("protocol", choices=["time", "http", "smtp", "pop3"], help="which reference server")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=0, help="TCP port (0: any free port)")
     serve.add_argument("--udp-port", type=int, default=None, help="UDP port for time (default: same as --port)")
     serve.add_argument("--root", type=Path, default=None, help="folder http serves (default: the sample site, in a temporary folder)")
+    serve.add_argument("--maildir", type=Path, default=None, help="smtp/pop3: folder with one Maildir per user (default: a temporary one with sample mail)")
+    serve.add_argument("--domain", default="postel.test", help="smtp/pop3: the local mail domain (default postel.test)")
+    serve.add_argument("--user", action="append", default=[], metavar="NAME:PASSWORD", help="smtp/pop3: a mailbox and its POP3 password (repeatable; default postel with a random password)")
+    serve.add_argument("--fault", action="append", default=[], metavar="NAME", help=argparse.SUPPRESS)  # the harness's own fault proofs
     serve.set_defaults(func=_cmd_serve)
 
     lister = sub.add_parser("list", help="print the requirement catalog and which tests cover each requirement")
@@ -240,7 +244,10 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     try:
-        server, announce = _http_server(args) if args.protocol == "http" else _time_server(args)
+        make = {"time": _time_server, "http": _http_server, "smtp": _mail_server, "pop3": _mail_server}[args.protocol]
+        if args.protocol not in ("smtp", "pop3") and (args.maildir or args.user):
+            raise _Exit("postel: --maildir and --user are for 'serve smtp' and 'serve pop3' only")
+        server, announce = make(args)
         serving.run(_serve_until_signal(server, args, announce))
     except _Exit as exc:
         print(exc, file=sys.stderr)
@@ -288,6 +295,87 @@ def _http_server(args: argparse.Namespace) -> tuple[AsyncServer, Callable[[], st
         return f"postel: http server on http://{host}:{port}/ serving {what} (Ctrl-C stops)"
 
     return server, announce
+
+
+def _mail_server(args: argparse.Namespace) -> tuple[AsyncServer, Callable[[], str]]:
+    """``serve smtp`` or ``serve pop3`` on a Maildir root: each user a Maildir under it (SMTP delivers, POP3 reads)."""
+    import secrets
+    import tempfile
+
+    from postel.protocols.mail.maildir import MailStore
+    from postel.protocols.mail.samples import seed
+
+    if args.root is not None or args.udp_port is not None:
+        raise _Exit(f"postel: --root and --udp-port are not for 'serve {args.protocol}'")
+    users: dict[str, str] = {}
+    for spec in args.user:
+        name, sep, password = spec.partition(":")
+        if not sep or not name or not password:
+            raise _Exit(f"postel: --user {spec.split(':')[0]!r}...: give NAME:PASSWORD")
+        users[name] = password
+    generated = not users
+    if generated:
+        users = {"postel": secrets.token_urlsafe(12)}
+    folder = args.maildir
+    remove = None
+    if folder is None:
+        folder = remove = Path(tempfile.mkdtemp(prefix="postel-mail-"))
+    elif not folder.is_dir():
+        raise _Exit(f"postel: --maildir {folder} {'is not a directory' if folder.exists() else 'does not exist'}")
+    try:
+        store = MailStore(folder, domains=(args.domain,), users=users)
+    except ValueError as exc:
+        raise _Exit(f"postel: {exc}") from None
+    if remove is not None:
+        seed(store.mailbox(next(iter(users))))
+    faults = frozenset(args.fault)
+    if args.protocol == "smtp":
+        from postel.protocols.smtp.server import FAULTS, SmtpServer
+
+        make = lambda: SmtpServer(store, host=args.host, port=args.port, hostname=args.domain, faults=faults)  # noqa: E731
+    else:
+        from postel.protocols.pop3.server import FAULTS, Pop3Server
+
+        make = lambda: Pop3Server(store, host=args.host, port=args.port, hostname=args.domain, faults=faults)  # noqa: E731
+    if faults - FAULTS:
+        raise _Exit(f"postel: unknown fault(s) {sorted(faults - FAULTS)}; known: {', '.join(sorted(FAULTS))}")
+    server = make()
+    if remove is not None:
+        server = _RemovingOnClose(server, remove)
+
+    def announce() -> str:
+        host, port = server.address
+        host = f"[{host}]" if ":" in host else host
+        where = f"a temporary Maildir with sample mail ({folder})" if remove is not None else str(folder)
+        if args.protocol == "smtp":
+            return f"postel: smtp server on smtp://{host}:{port}/ for @{args.domain}, delivering into {where} (Ctrl-C stops)"
+        name = next(iter(users))
+        login = f"{name}:{users[name]}" if generated else name  # a password given on the command line is not echoed
+        return f"postel: pop3 server on pop3://{login}@{host}:{port}/ serving {where} (Ctrl-C stops)"
+
+    return server, announce
+
+
+class _RemovingOnClose:
+    """A server whose temporary Maildir folder goes when it closes."""
+
+    def __init__(self, server, folder: Path) -> None:
+        self._server, self._folder = server, folder
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self._server.address
+
+    async def start(self) -> None:
+        await self._server.start()
+
+    async def close(self) -> None:
+        import shutil
+
+        try:
+            await self._server.close()
+        finally:
+            shutil.rmtree(self._folder, ignore_errors=True)
 
 
 async def _serve_until_signal(server: AsyncServer, args: argparse.Namespace, announce: Callable[[], str]) -> None:

@@ -38,9 +38,59 @@ def _http_server(options: Mapping[str, str]) -> AsyncServer:
     return HttpServer(root=make_sample_site(folder / "root"), remove_on_close=folder, head_timeout=HTTP_HEAD_TIMEOUT)
 
 
+class ReferenceMail:
+    """The mail both embedded mail servers share: SMTP delivers into the Maildir POP3 serves.
+
+    One per pytest process (per xdist worker), in a temporary folder, with one
+    mailbox (``MAILBOX``) whose POP3 password is random per run, seeded with
+    the sample messages the POP3 suites need.
+    """
+
+    MAILBOX = "postel"
+    DOMAIN = "postel.test"
+
+    def __init__(self) -> None:
+        import secrets
+        import tempfile
+        from pathlib import Path
+
+        from postel.protocols.mail.maildir import MailStore
+        from postel.protocols.mail.samples import seed
+
+        self.folder = Path(tempfile.mkdtemp(prefix="postel-mail-"))
+        self.password = "pw-" + secrets.token_urlsafe(12)
+        self.store = MailStore(self.folder, domains=(self.DOMAIN,), users={self.MAILBOX: self.password})
+        seed(self.store.mailbox(self.MAILBOX))
+
+    @property
+    def address(self) -> str:
+        return f"{self.MAILBOX}@{self.DOMAIN}"
+
+    def remove(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _smtp_server(options: Mapping[str, str], mail: ReferenceMail) -> AsyncServer:
+    from postel.protocols.smtp.server import SmtpServer
+
+    return SmtpServer(mail.store, hostname=mail.DOMAIN)
+
+
+def _pop3_server(options: Mapping[str, str], mail: ReferenceMail) -> AsyncServer:
+    from postel.protocols.pop3.server import Pop3Server
+
+    return Pop3Server(mail.store, hostname=mail.DOMAIN)
+
+
 _FACTORIES: dict[str, Callable[[Mapping[str, str]], AsyncServer]] = {
     "time": _time_server,
     "http": _http_server,
+}
+_MAIL_FACTORIES: dict[str, Callable[[Mapping[str, str], ReferenceMail], AsyncServer]] = {
+    "smtp": _smtp_server,
+    "pop3": _pop3_server,
 }
 
 
@@ -53,7 +103,7 @@ def _address(protocol: str, server: AsyncServer, transport: str) -> tuple[str, i
 
 
 def implemented_protocols() -> tuple[str, ...]:
-    return tuple(_FACTORIES)
+    return (*_FACTORIES, *_MAIL_FACTORIES)
 
 
 class ReferenceServers:
@@ -62,19 +112,46 @@ class ReferenceServers:
     def __init__(self, options: Mapping[str, str] | None = None) -> None:
         self.options = dict(options or {})
         self._running: dict[str, ServerThread] = {}
+        self._mail: ReferenceMail | None = None
 
     def target(self, service: str) -> Target:
         """The reference target for ``service``, bound to where its server listens."""
         target = reference_target(service)
         thread = self.thread(target.protocol)
         host, port = _address(target.protocol, thread.server, target.transport)
-        return target.with_address(host, port).with_options(self.options)
+        target = target.with_address(host, port)
+        if target.protocol in _MAIL_FACTORIES:
+            target = self._mail_target(target)
+        return target.with_options(self.options)
+
+    def _mail_target(self, target: Target) -> Target:
+        """What a suite must know of the embedded mail pair: the mailbox, and how mail reaches it."""
+        import dataclasses
+
+        mail = self.mail
+        if target.protocol == "smtp":
+            # The recipient's Maildir lets the SMTP suites read a delivered message back.
+            options = {"recipient": mail.address, "maildir": str(mail.store.mailbox(mail.MAILBOX).path)}
+            return target.with_options(options)
+        smtp_host, smtp_port = self.thread("smtp").server.address  # type: ignore[attr-defined]
+        options = {"smtp": f"smtp://{smtp_host}:{smtp_port}", "recipient": mail.address}
+        return dataclasses.replace(target, user=mail.MAILBOX, password=mail.password).with_options(options)
+
+    @property
+    def mail(self) -> ReferenceMail:
+        if self._mail is None:
+            self._mail = ReferenceMail()
+        return self._mail
 
     def thread(self, protocol: str) -> ServerThread:
         if protocol not in self._running:
-            if protocol not in _FACTORIES:
+            if protocol in _MAIL_FACTORIES:
+                server = _MAIL_FACTORIES[protocol](self.options, self.mail)
+            elif protocol in _FACTORIES:
+                server = _FACTORIES[protocol](self.options)
+            else:
                 raise LookupError(f"no reference server for {protocol!r} yet")
-            self._running[protocol] = ServerThread(_FACTORIES[protocol](self.options), protocol).start()
+            self._running[protocol] = ServerThread(server, protocol).start()
         return self._running[protocol]
 
     def check(self) -> None:
@@ -85,3 +162,6 @@ class ReferenceServers:
         for thread in self._running.values():
             thread.stop()
         self._running.clear()
+        if self._mail is not None:
+            self._mail.remove()
+            self._mail = None
