@@ -14,6 +14,7 @@ Listings (STAT, LIST, UIDL, CAPA) are judged by the grammar functions of
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 
 from postel.protocols.errors import LocalProtocolError, RemoteProtocolError
@@ -77,6 +78,18 @@ class Pop3Client:
 
     def close(self) -> None:
         self._conn.close()
+
+    def wait_closed(self, wait: float) -> bool:
+        """True once the server has closed the connection within ``wait`` seconds (octets meanwhile are only recorded)."""
+        deadline = time.monotonic() + wait
+        while (left := deadline - time.monotonic()) > 0:
+            data = self._conn.poll(left)
+            if data is None:
+                return False
+            if data == b"":
+                self.closed_by_server = True
+                return True
+        return False
 
     @property
     def state(self) -> type:
