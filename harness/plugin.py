@@ -28,7 +28,7 @@ from postel.protocols.errors import RemoteProtocolError
 from postel.requirements import CatalogError, Level, load_requirements
 from postel.results import ExitCode, build_results, decide_gate, now_iso
 from postel.session import ITEM_KEY, SETTINGS_KEY, ItemContext, Settings
-from postel.target import SERVICES, TargetError, parse_target
+from postel.target import SERVICES, TargetError, parse_target, with_environment_password
 from postel.verdict import ConformanceFailure, HarnessError, Observation, Verdict, requirement_verdicts, worst
 from postel.wire import WireError
 
@@ -109,7 +109,7 @@ def _settings(config: pytest.Config) -> Settings:
     url = config.getoption("postel_target") or config.getini("postel_target") or None
     target = None
     if url and url.strip().lower() != "reference":
-        target = parse_target(url)  # "time+udp://reference": that service's reference server only
+        target = with_environment_password(parse_target(url), os.environ)  # "time+udp://reference": that service's reference server only
     options: dict[str, str] = {}
     for where, items in (("ini", config.getini("postel_target_options")), ("--target-option", config.getoption("postel_target_options"))):
         for item in items:

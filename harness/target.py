@@ -17,7 +17,7 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["SCHEMES", "SERVICES", "Scheme", "Target", "TargetError", "parse_target", "reference_target"]
+__all__ = ["SCHEMES", "SERVICES", "Scheme", "Target", "TargetError", "parse_target", "reference_target", "with_environment_password"]
 
 REFERENCE = "reference"
 
@@ -131,6 +131,22 @@ class Target:
 
     def __repr__(self) -> str:
         return f"Target({self.redacted_url()!r})"
+
+
+PASSWORD_ENV = "POSTEL_PASSWORD"
+
+
+def with_environment_password(target: Target, environ: Mapping[str, str]) -> Target:
+    """A URL with a user and no password takes it from ``POSTEL_PASSWORD``.
+
+    RFC 2384 3 permits no clear-text password in a pop URL, and a password in
+    any URL shows in ``ps`` and shell history; this is the way to keep it out.
+    A password written in the URL still wins (curl's habit, and convenient on
+    a test machine).
+    """
+    if target.user is None or target.password is not None or not environ.get(PASSWORD_ENV):
+        return target
+    return dataclasses.replace(target, password=environ[PASSWORD_ENV])
 
 
 def reference_target(service: str) -> Target:

@@ -91,3 +91,17 @@ def test_error_messages_mask_passwords():
     with pytest.raises(TargetError) as info:
         parse_target("ftp://bob:hunter2@h:70000/")
     assert "hunter2" not in str(info.value)
+
+
+def test_a_pop_url_without_a_password_takes_it_from_the_environment():
+    """RFC 2384 3: no clear-text password in a pop URL; POSTEL_PASSWORD supplies it instead."""
+    from postel.target import with_environment_password
+
+    bare = parse_target("pop://alice;auth=+APOP@mail.example:110")
+    assert with_environment_password(bare, {"POSTEL_PASSWORD": "s3"}).password == "s3"
+    assert with_environment_password(bare, {}).password is None
+    written = parse_target("pop3://alice:inline@mail.example")
+    assert with_environment_password(written, {"POSTEL_PASSWORD": "s3"}).password == "inline"
+    anonymous = parse_target("smtp://mail.example")
+    assert with_environment_password(anonymous, {"POSTEL_PASSWORD": "s3"}).password is None
+    assert "s3" not in with_environment_password(bare, {"POSTEL_PASSWORD": "s3"}).redacted_url()
