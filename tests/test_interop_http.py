@@ -19,16 +19,14 @@ the fix.
 
 from __future__ import annotations
 
-import json
-import os
 import socket
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.interop import check_run, known, postel_run, print_observed, skip_or_fail
 from tests.http_servers import (
     NGINX_HEADER_TIMEOUT,
     NginxUnavailable,
@@ -42,26 +40,7 @@ from tests.http_servers import (
 
 pytestmark = pytest.mark.slow
 
-POSTEL = Path(sys.executable).with_name("postel")
-RUN_TIMEOUT = 600  # seconds for one `postel run`; they take ~20 s (http.server) and ~40 s (nginx)
-EXPECTED = ("pass", "not-applicable")
 INVALID = "http/test_invalid_requests.py::test_invalid_request_is_rejected_not_served"
-
-
-@dataclass(frozen=True)
-class Known:
-    """A verdict other than pass that one server gets, and why."""
-
-    verdicts: tuple[str, ...]  # the verdicts the test may get
-    phrase: str  # in the failure message or a warning's actual text
-    requirements: frozenset[str]  # the only requirements the test may fail or warn on
-    why: str  # the RFC sentence and what the server does instead
-    harness: bool = False  # the suite's mistake, not the server's: see the entry's fix
-
-
-def known(verdicts: tuple[str, ...], phrase: str, requirements: str | tuple[str, ...], why: str, *, harness: bool = False) -> Known:
-    reqs = (requirements,) if isinstance(requirements, str) else requirements
-    return Known(verdicts, phrase, frozenset(reqs), why, harness)
 
 
 # What CPython's http.server (SimpleHTTPRequestHandler, HTTP/1.0) does that the RFCs do not.
@@ -149,21 +128,15 @@ NGINX_ALSO_EXPECTED = {
 }
 
 
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}: in CI this interop test must run, not skip (.ci/run installs nginx-light)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def nginx_server():
     if find_nginx() is None:
-        _skip_or_fail("nginx is not installed (Debian/Ubuntu: apt-get install nginx-light)")
+        skip_or_fail("nginx is not installed (Debian/Ubuntu: apt-get install nginx-light)", "nginx-light")
     try:
         with nginx_http() as server:
             yield server
     except NginxUnavailable as exc:  # pragma: no cover - find_nginx() said it was there
-        _skip_or_fail(str(exc))
+        skip_or_fail(str(exc), "nginx-light")
 
 
 @pytest.fixture(scope="module")
@@ -172,89 +145,25 @@ def python_server():
         yield server
 
 
-def postel_run(server: RunningServer, report_dir: Path, **options: str) -> tuple[subprocess.CompletedProcess, dict]:
-    argv = [str(POSTEL), "run", server.url, "--report-dir", str(report_dir), "-n", "0"]
-    for key, value in {**target_options(server), **options}.items():
-        argv += ["--target-option", f"{key}={value}"]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=RUN_TIMEOUT, cwd=report_dir)
-    results_file = report_dir / "results.json"
-    assert results_file.exists(), f"postel run {server.url} wrote no results.json (exit {proc.returncode})\n{proc.stdout}\n{proc.stderr}"
-    return proc, json.loads(results_file.read_text())
-
-
-def _text(test: dict) -> str:
-    """What a phrase is looked up in: the failure message and every warning's actual value."""
-    parts = [test["message"] or ""]
-    parts += [f"{w['requirement']}: {w['actual']}" for w in test.get("warnings") or []]
-    return "\n".join(parts)
-
-
-def _short(test: dict) -> str:
-    failure = test.get("failure")
-    if failure:
-        return f"{failure['requirement']}: {failure['actual']}"
-    warnings = test.get("warnings") or []
-    if warnings:
-        return "; ".join(f"{w['requirement']}: {w['actual']}" for w in warnings)
-    return (test["message"] or "").splitlines()[0] if test["message"] else ""
-
-
-def print_observed(name: str, url: str, exit_code: int, results: dict, table: dict[str, Known]) -> None:
-    """Every verdict other than pass, with its triage, for a human reading `pytest -s`."""
-    counts = results["gate"]["counts"]
-    print(f"\n{name} at {url}: postel exit {exit_code}, " + ", ".join(f"{v} {k}" for k, v in counts.items()))
-    seen = set()
-    for test in results["tests"]:
-        if test["verdict"] == "pass":
-            continue
-        seen.add(test["test_id"])
-        entry = table.get(test["test_id"])
-        label = "" if entry is None else (" [harness mistake]" if entry.harness else " [deviation]")
-        print(f"  {test['verdict']:<13} {test['test_id']}{label}\n                {_short(test)[:160]}")
-    for test_id in sorted(set(table) - seen):
-        print(f"  listed, not seen (passes now): {test_id}")
-
-
-def check_verdicts(name: str, results: dict, table: dict[str, Known]) -> None:
-    problems = []
-    for test in results["tests"]:
-        if test["verdict"] in EXPECTED:
-            continue
-        entry = table.get(test["test_id"])
-        if entry and test["verdict"] in entry.verdicts and entry.phrase in _text(test):
-            off = {rid for rid, v in test["requirements"].items() if v in ("fail", "warn")} - entry.requirements
-            if off:
-                problems.append(f"{test['test_id']}: {test['verdict']} on {sorted(off)}, expected only {sorted(entry.requirements)}")
-        else:
-            problems.append(f"{test['test_id']}: {test['verdict']}: {_short(test) or test['message']}")
-    assert not problems, f"{name} got unexpected verdicts:\n" + "\n".join(problems)
-
-
-def check_run(name: str, proc: subprocess.CompletedProcess, results: dict, table: dict[str, Known]) -> None:
-    assert results["tests"], f"no test ran\n{proc.stdout}\n{proc.stderr}"
-    assert {t["service"] for t in results["tests"]} == {"http"}
-    assert not [t for t in results["tests"] if t["verdict"] == "error"], "postel itself broke:\n" + "\n".join(
-        f"{t['test_id']}: {t['message']}" for t in results["tests"] if t["verdict"] == "error"
-    )
-    check_verdicts(name, results, table)
-    failed = any(t["verdict"] == "fail" for t in results["tests"])
-    assert proc.returncode == (1 if failed else 0), f"postel run exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+def run_suites(server: RunningServer, report_dir: Path, **options: str) -> tuple[subprocess.CompletedProcess, dict]:
+    proc, results, _seconds = postel_run(server.url, report_dir, {**target_options(server), **options})
+    return proc, results
 
 
 def test_http_suites_against_python_http_server(python_server, tmp_path):
     """Everything holds but the deviations of HTTP_SERVER_ALSO_EXPECTED (and the harness mistakes listed there)."""
     # slow_limit: http.server never drops a slow peer, so any limit warns; 5 s keeps the run short.
-    proc, results = postel_run(python_server, tmp_path, slow_limit="5")
+    proc, results = run_suites(python_server, tmp_path, slow_limit="5")
     print_observed(f"python -m http.server ({sys.version.split()[0]})", python_server.url, proc.returncode, results, HTTP_SERVER_ALSO_EXPECTED)
-    check_run("python -m http.server", proc, results, HTTP_SERVER_ALSO_EXPECTED)
+    check_run("python -m http.server", "http", proc, results, HTTP_SERVER_ALSO_EXPECTED)
 
 
 def test_http_suites_against_nginx(nginx_server, tmp_path):
     """Everything holds but the deviations of NGINX_ALSO_EXPECTED (and the harness mistakes listed there)."""
     # slow_limit: client_header_timeout 10s (tests/http_servers.py), plus slack for a loaded machine.
-    proc, results = postel_run(nginx_server, tmp_path, slow_limit=str(NGINX_HEADER_TIMEOUT + 5))
+    proc, results = run_suites(nginx_server, tmp_path, slow_limit=str(NGINX_HEADER_TIMEOUT + 5))
     print_observed(nginx_version(), nginx_server.url, proc.returncode, results, NGINX_ALSO_EXPECTED)
-    check_run("nginx", proc, results, NGINX_ALSO_EXPECTED)
+    check_run("nginx", "http", proc, results, NGINX_ALSO_EXPECTED)
 
 
 def _get(port: int, path: str) -> bytes:

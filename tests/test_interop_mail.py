@@ -28,17 +28,12 @@ messages a POP3 check scans at most (suites/pop3/checks.py MAX_SCANNED).
 from __future__ import annotations
 
 import json
-import os
 import poplib
-import re
 import secrets
 import smtplib
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
@@ -57,12 +52,10 @@ from tests.mail_servers import (
     postfix_version,
     smtp_target_options,
 )
-from tests.test_interop_http import Known, check_verdicts, known, print_observed
+from tests.interop import check_run, known, masked, postel_run, print_observed, skip_or_fail
 
 pytestmark = pytest.mark.slow
 
-POSTEL = Path(sys.executable).with_name("postel")
-RUN_TIMEOUT = 600  # seconds for one `postel run`
 OLDER_MESSAGES = 40  # plain messages in the POP3 maildrop besides the samples
 TIMEOUT = 10.0  # seconds for each socket operation of the tests' own clients
 DOVECOT_LOCK_WAIT = 10  # seconds dovecot (pop3_lock_session = yes) waits for a held maildrop before -ERR [IN-USE]
@@ -144,18 +137,12 @@ DOVECOT_FIXED_BY = {
 }
 
 
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}: in CI this interop test must run, not skip (.ci/run must install postfix and dovecot-pop3d)")
-    pytest.skip(reason)
-
-
 @contextmanager
 def running_pair(**settings: dict[str, str]) -> Iterator[MailServers]:
     """:func:`mail_pair`, or a skip (a failure in CI) when postfix or dovecot cannot run here."""
     reason = mail_pair_unavailable()
     if reason is not None:
-        _skip_or_fail(reason)
+        skip_or_fail(reason, "postfix and dovecot-pop3d")
     with mail_pair(**settings) as servers:
         yield servers
 
@@ -177,35 +164,6 @@ def _older_message(i: int) -> bytes:
         "\r\n"
         f"Mail that was here before the test, number {i}.\r\n"
     ).encode()
-
-
-def masked(url: str) -> str:
-    """The URL without its password (pop3://user:***@host:port/)."""
-    return re.sub(r"^([a-z0-9+]+://[^:/@]*):[^@/]*@", r"\1:***@", url)
-
-
-def postel_run(url: str, report_dir: Path, options: dict[str, str], *args: str) -> tuple[subprocess.CompletedProcess, dict, float]:
-    """``postel run URL --allow-destructive ARGS`` with ``options``; the process, its results.json and the seconds it took."""
-    argv = [str(POSTEL), "run", url, "--allow-destructive", "--report-dir", str(report_dir), "-n", "0", *args]
-    for key, value in options.items():
-        argv += ["--target-option", f"{key}={value}"]
-    started = time.monotonic()
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=RUN_TIMEOUT, cwd=report_dir)
-    seconds = time.monotonic() - started
-    results_file = report_dir / "results.json"
-    assert results_file.exists(), f"postel run {masked(url)} wrote no results.json (exit {proc.returncode})\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return proc, json.loads(results_file.read_text()), seconds
-
-
-def check_run(name: str, service: str, proc: subprocess.CompletedProcess, results: dict, table: dict[str, Known]) -> None:
-    assert results["tests"], f"no test ran\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    assert {t["service"] for t in results["tests"]} == {service}
-    assert not [t for t in results["tests"] if t["verdict"] == "error"], "postel itself broke:\n" + "\n".join(
-        f"{t['test_id']}: {t['message']}" for t in results["tests"] if t["verdict"] == "error"
-    )
-    check_verdicts(name, results, table)
-    failed = any(t["verdict"] == "fail" for t in results["tests"])
-    assert proc.returncode == (1 if failed else 0), f"postel run exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
 
 
 # ---------------------------------------------------------------- the pair itself
@@ -258,7 +216,7 @@ def test_postfix_delivers_what_dovecot_serves(mail_servers: MailServers):
 
 def test_smtp_suites_against_postfix(mail_servers: MailServers, tmp_path):
     """Everything holds but the deviations of POSTFIX_ALSO_EXPECTED (and the harness mistakes listed there)."""
-    proc, results, seconds = postel_run(mail_servers.smtp_url, tmp_path, smtp_target_options(mail_servers))
+    proc, results, seconds = postel_run(mail_servers.smtp_url, tmp_path, smtp_target_options(mail_servers), "--allow-destructive")
     print_observed(postfix_version(), mail_servers.smtp_url, proc.returncode, results, POSTFIX_ALSO_EXPECTED)
     print(f"  postel run took {seconds:.1f}s")
     check_run("postfix", "smtp", proc, results, POSTFIX_ALSO_EXPECTED)
@@ -268,7 +226,7 @@ def test_pop3_suites_against_dovecot(mail_servers: MailServers, tmp_path):
     """Everything holds but the deviations of DOVECOT_ALSO_EXPECTED (and the harness mistakes listed there)."""
     deliver(mail_servers, [*(_older_message(i) for i in range(1, OLDER_MESSAGES + 1)), *SAMPLE_MESSAGES])
     url = mail_servers.pop3_url
-    proc, results, seconds = postel_run(url, tmp_path, pop3_target_options(mail_servers))
+    proc, results, seconds = postel_run(url, tmp_path, pop3_target_options(mail_servers), "--allow-destructive")
     print_observed(dovecot_version(), masked(url), proc.returncode, results, DOVECOT_ALSO_EXPECTED)
     print(f"  postel run took {seconds:.1f}s")
     assert mail_servers.password not in proc.stdout + proc.stderr + json.dumps(results), "the POP3 password leaked into the output"
@@ -294,7 +252,7 @@ def test_postfix_deviations_go_with_the_settings_that_cause_them(tmp_path):
     tests = [test for _, fixed in POSTFIX_FIXED_BY.values() for test in fixed]
     assert set(tests) <= set(POSTFIX_ALSO_EXPECTED), "a setting fixes a deviation POSTFIX_ALSO_EXPECTED does not list"
     with running_pair(postfix_settings=settings) as servers:
-        proc, results, _ = postel_run(servers.smtp_url, tmp_path, smtp_target_options(servers), "-k", _keyword(tests))
+        proc, results, _ = postel_run(servers.smtp_url, tmp_path, smtp_target_options(servers), "--allow-destructive", "-k", _keyword(tests))
     print(f"\n{postfix_version()} with {settings}: {_only(results, tests)}")
     assert _only(results, tests) == dict.fromkeys(tests, "pass"), f"{proc.stdout[-3000:]}"
 
@@ -307,7 +265,7 @@ def test_dovecot_deviations_go_with_the_settings_that_cause_them(tmp_path):
     with running_pair(dovecot_settings=settings) as servers:
         # dovecot waits about 10 s for the maildrop lock before it answers -ERR [IN-USE].
         options = {**pop3_target_options(servers), "timeout": str(DOVECOT_LOCK_WAIT + 5)}
-        proc, results, _ = postel_run(servers.pop3_url, tmp_path, options, "-k", _keyword(tests))
+        proc, results, _ = postel_run(servers.pop3_url, tmp_path, options, "--allow-destructive", "-k", _keyword(tests))
     print(f"\n{dovecot_version()} with {settings}: {_only(results, tests)}")
     assert _only(results, tests) == dict.fromkeys(tests, "pass"), f"{proc.stdout[-3000:]}"
 
