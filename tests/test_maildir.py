@@ -96,3 +96,15 @@ def test_the_samples_cover_what_the_pop3_suites_need(tmp_path):
     assert any(len(line) == 998 for body in bodies for line in body.split(b"\r\n"))
     assert any(max(body, default=0) > 0x7F for body in bodies)
     assert all(b"\n" not in message.replace(b"\r\n", b"") for message in SAMPLE_MESSAGES)
+
+
+def test_open_finds_a_message_that_moved_to_cur(tmp_path):
+    box = Maildir(tmp_path / "box")
+    key = box.deliver(b"chunked\r\n")
+    box.keys()
+    os.rename(tmp_path / "box" / "new" / key, tmp_path / "box" / "cur" / f"{key}:2,S")
+    with box.open(key) as file:
+        assert file.read() == b"chunked\r\n"
+    box.remove(key)
+    with pytest.raises(UnknownMessage):
+        box.open(key)

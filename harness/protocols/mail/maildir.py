@@ -30,6 +30,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 __all__ = ["MailStore", "Maildir", "MaildropLocked", "UnknownMessage"]
 
@@ -126,6 +127,15 @@ class Maildir:
         if path is None:
             raise UnknownMessage(key)
         return path
+
+    def open(self, key: str) -> BinaryIO:
+        """The message's file, unbuffered, for reading in chunks; a second look when it just moved new/ -> cur/."""
+        for _attempt in range(2):
+            try:
+                return open(self._path(key), "rb", buffering=0)  # noqa: SIM115 - the caller closes it
+            except FileNotFoundError:
+                self._paths.pop(key, None)
+        raise UnknownMessage(key)
 
     def read(self, key: str) -> bytes:
         try:

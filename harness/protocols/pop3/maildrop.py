@@ -15,6 +15,11 @@ The session in RFC 1939's words:
   the messages 1..n in delivery order and notes each size in octets as stored
   (rfc1939/4/13, 4/14).  The store keeps CRLF line ends, so that size is
   exactly what RETR sends once un-stuffed (rfc1939/11/2).
+- RETR and TOP answer with a :class:`MessageReader`: the message file, opened
+  before the ``+OK`` (a file removed by another program gets ``-ERR``, never a
+  cut answer), read in chunks (``FIRST_CHUNK_SIZE`` growing to ``CHUNK_SIZE``)
+  that the server stuffs and writes as the client takes them -- a session
+  holds a chunk, not a message.
 - TRANSACTION (5): numbers stay fixed for the session; DELE only marks
   (rfc1939/5/27, 5/29); a marked message is an error in every later command
   (5/28) and is left out of STAT, LIST and UIDL (5/10, 5/20, 7/16); RSET
@@ -41,17 +46,30 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from postel import __version__
 from postel.protocols.mail.maildir import Maildir, MailStore, MaildropLock, MaildropLocked, UnknownMessage
 from postel.protocols.pop3.events import apop_digest
 from postel.protocols.pop3.state import AUTHORIZATION, CLOSED, TRANSACTION, UPDATE
 
-__all__ = ["CAPABILITIES", "SESSION_FAULTS", "Pop3Session", "Reply"]
+__all__ = [
+    "CAPABILITIES", "CHUNK_SIZE", "FIRST_CHUNK_SIZE", "SESSION_FAULTS", "MessageReader", "Pop3Session", "Reply",
+    "top_of_message", "with_crlf",
+]
+
+# Octets of a message file read at a time for RETR and TOP: with the transport's high-water mark, what a
+# session holds of a message however big it is.  Big enough that the per-chunk costs (a read, a write, the
+# codec's call) vanish next to the per-octet ones.
+CHUNK_SIZE = 256 * 1024
+# The first read of a message is this small, and each next one twice the last up to CHUNK_SIZE: the first
+# octets of an answer leave after little work, so a client that waits for them starts reading sooner.
+FIRST_CHUNK_SIZE = 16 * 1024
 
 # RFC 2449 6: only what this server does.  EXPIRE NEVER because nothing here deletes mail on its own
 # ("Sites which permit users to retain messages indefinitely SHOULD announce this with the EXPIRE NEVER
@@ -77,18 +95,21 @@ SESSION_FAULTS = frozenset({
     "no_login_delay",  # a failed login is answered at once
 })
 
-_BARE_LF = re.compile(rb"\r?\n")
 _NUMBER = re.compile(rb"[0-9]{1,10}")  # RFC 1939 4: message-numbers and sizes "are expressed in base-10"
 
 
 @dataclass(frozen=True)
 class Reply:
-    """One response: the status line, and for a multi-line response its body (un-stuffed, CRLF lines)."""
+    """One response: the status line, and for a multi-line response its body (un-stuffed).
+
+    The body is bytes for a listing (CRLF lines), or for RETR and TOP an open :class:`MessageReader` that the
+    server reads chunk by chunk and must close.
+    """
 
     ok: bool
     text: bytes = b""
     code: bytes | None = None  # an RFC 2449 8 extended response code: b"IN-USE", b"AUTH", b"SYS/TEMP"
-    body: bytes | None = None  # present exactly when the response is multi-line
+    body: bytes | MessageReader | None = None  # present exactly when the response is multi-line; RETR, TOP: read in chunks
     delay: float = 0.0  # seconds to hold the reply back (a failed login)
     close: bool = False  # end the connection once the reply is out (QUIT)
 
@@ -267,10 +288,11 @@ class Pop3Session:
         found = self._message(args[0])
         if isinstance(found, Reply):
             return found
-        content = self._read(found[1])
-        if content is None:
+        reader = self._open_message(found[1])
+        if reader is None:
             return _err(b"message cannot be read", b"SYS/TEMP")
-        return Reply(True, b"%d octets" % len(content), body=content)
+        # The file's size: LIST's, exact for the store's CRLF messages (see with_crlf for the others).
+        return Reply(True, b"%d octets" % reader.size, body=reader)
 
     def _top(self, args: tuple[bytes, ...]) -> Reply:
         if len(args) != 2 or not _NUMBER.fullmatch(args[1]):
@@ -278,10 +300,10 @@ class Pop3Session:
         found = self._message(args[0])
         if isinstance(found, Reply):
             return found
-        content = self._read(found[1])
-        if content is None:
+        reader = self._open_message(found[1], lines=int(args[1]))
+        if reader is None:
             return _err(b"message cannot be read", b"SYS/TEMP")
-        return Reply(True, b"top of message follows", body=top_of_message(content, int(args[1])))
+        return Reply(True, b"top of message follows", body=reader)
 
     def _dele(self, args: tuple[bytes, ...]) -> Reply:
         if len(args) != 1:
@@ -393,18 +415,14 @@ class Pop3Session:
             return _err(b"message %d already deleted" % number)
         return number, message
 
-    def _read(self, message: _Message) -> bytes | None:
+    def _open_message(self, message: _Message, lines: int | None = None) -> MessageReader | None:
+        """The message's file, open, or None if it is gone: decided before the +OK, so no answer is cut short."""
         assert self.mailbox is not None
         try:
-            content = self.mailbox.read(message.key)
+            file = self.mailbox.open(message.key)  # the reader closes it
         except (OSError, UnknownMessage):
             return None  # removed behind the lock's back ("dele_without_quit", or by hand)
-        if content.count(b"\n") != content.count(b"\r\n"):
-            # A file some other program put there with LF line ends: multi-line lines end with CRLF
-            # (rfc1939/3/14).  Its LIST size (the file's) is then short by one octet per LF; the store's
-            # own messages are CRLF already (harness/protocols/mail/maildir.py), so theirs are exact.
-            content = _BARE_LF.sub(b"\r\n", content)
-        return content
+        return MessageReader(file, lines=lines)
 
     def _uid(self, message: _Message) -> bytes:
         if self._uid_salt:
@@ -423,24 +441,109 @@ class Pop3Session:
             self.lock = None
 
 
-def top_of_message(content: bytes, lines: int) -> bytes:
-    """The header, the blank line, and the first ``lines`` lines of the body (RFC 1939 7 TOP)."""
-    if content.startswith(b"\r\n"):
-        body_start = 2  # no header fields at all: the blank line is the first line
-    else:
-        separator = content.find(b"\r\n\r\n")
-        if separator < 0:
-            return content  # no blank line, so no body: the whole message is header
-        body_start = separator + 4
-    end = body_start
-    for _ in range(lines):
-        line_end = content.find(b"\r\n", end)
-        if line_end < 0:
+class MessageReader:
+    """A message file read in chunks that end at a line end: RETR's and TOP's body without the message in memory.
+
+    Why at line ends: a chunk is stuffed by the codec and, for a file another
+    program stored with LF line ends, fixed by :func:`with_crlf` on its own,
+    so a CR and its LF must never fall in two chunks.  A line longer than a
+    chunk is cut inside, never between CR and LF; the codec carries "at the
+    start of a line" over such a cut.  ``lines`` (TOP): stop after the blank
+    line that ends the header and that many lines of the body (RFC 1939 7).
+
+    At most ``size`` octets are read (the file's size when it was opened, which
+    the +OK announced), so :attr:`done` is known with the last chunk and the
+    server can write that chunk and ".\\r\\n" together.
+    """
+
+    def __init__(self, file: BinaryIO, *, size: int | None = None, lines: int | None = None) -> None:
+        self.file = file
+        self.size = os.fstat(file.fileno()).st_size if size is None else size  # octets in the file
+        self._lines = lines  # TOP: body lines still to send; None: everything (RETR)
+        self._in_header = lines is not None  # TOP: the blank line is still ahead
+        self._line_start = True  # TOP: the next chunk starts a line
+        self._left = self.size  # octets still to read
+        self._chunk = FIRST_CHUNK_SIZE  # octets to read next time (growing to CHUNK_SIZE)
+        self._carry = b""  # read, but after the last line end: goes out with the next chunk
+        self.done = False  # everything to send has been returned by read()
+
+    def read(self) -> bytes:
+        """The next chunk; b"" once everything is out.  The file is closed with the last chunk."""
+        while not self.done:
+            want = min(self._chunk, CHUNK_SIZE, self._left)
+            data = self.file.read(want) if want > 0 else b""
+            self._chunk = min(2 * self._chunk, CHUNK_SIZE)
+            self._left -= len(data)
+            chunk = self._carry + data if self._carry else data
+            if data and self._left > 0:
+                cut = chunk.rfind(b"\n") + 1
+                if cut == 0:  # a line longer than a chunk: cut inside it, but not between CR and LF
+                    cut = len(chunk) - 1 if chunk.endswith(b"\r") else len(chunk)
+                chunk, self._carry = chunk[:cut], chunk[cut:]
+            else:
+                self.done, self._carry = True, b""  # the last line, ended by CRLF or not (or a file cut short)
+            if self._lines is not None and chunk:
+                chunk = self._top(chunk)
+            if self.done:
+                self.close()
+            if chunk:
+                return chunk
+        return b""
+
+    def close(self) -> None:
+        self.done = True
+        self.file.close()
+
+    def _top(self, chunk: bytes) -> bytes:
+        """What of ``chunk`` TOP sends: up to the header's end, then ``lines`` lines (counted by their LF)."""
+        start = 0
+        if self._in_header:
+            start = _header_end(chunk, self._line_start)
+            if start < 0:
+                self._line_start = chunk.endswith(b"\n")
+                return chunk  # all header so far; with no blank line at all, the whole message is header
+            self._in_header = False
+        remaining = self._lines
+        assert remaining is not None
+        if remaining > 0 and (found := chunk.count(b"\n", start)) < remaining:
             # "if the number of lines requested by the POP3 client is greater than than the number of lines
             # in the body, then the POP3 server sends the entire message." -- rfc1939/7/5
-            return content
-        end = line_end + 2
-    return content[:end]
+            self._lines = remaining - found
+            return chunk
+        end = start
+        for _ in range(remaining):
+            end = chunk.index(b"\n", end) + 1
+        self.done = True
+        return chunk[:end]
+
+
+def _header_end(chunk: bytes, line_start: bool) -> int:
+    """The offset just after the blank line that ends the header in ``chunk`` (-1: not in it)."""
+    if line_start:
+        if chunk.startswith(b"\n"):
+            return 1
+        if chunk.startswith(b"\r\n"):
+            return 2  # also the case of no header fields at all: the blank line is the first line
+    ends = [found + len(pair) for pair in (b"\n\r\n", b"\n\n") if (found := chunk.find(pair)) >= 0]
+    return min(ends) if ends else -1
+
+
+def with_crlf(chunk: bytes) -> bytes:
+    """``chunk`` with every line ended by CRLF, for a file another program stored with LF line ends.
+
+    Multi-line lines end with CRLF (rfc1939/3/14).  Such a file's LIST size
+    (the file's) is short by one octet per LF; the store's own messages are
+    CRLF already (harness/protocols/mail/maildir.py), so theirs are exact.
+    The server calls this only for a chunk the codec refused, so the store's
+    messages pay for one bare-LF check (the codec's), not two.
+    """
+    return chunk.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def top_of_message(content: bytes, lines: int) -> bytes:
+    """The header, the blank line, and the first ``lines`` lines of the body (RFC 1939 7 TOP), as TOP sends them."""
+    reader = MessageReader(io.BytesIO(content), size=len(content), lines=lines)
+    return b"".join(iter(reader.read, b""))
 
 
 _Handler = Callable[[Pop3Session, tuple[bytes, ...]], Reply]

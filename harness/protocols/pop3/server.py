@@ -13,7 +13,13 @@ in ``maildrop.py``; this module is the wire and the clock):
 - A line the codec refuses (over 255 octets, rfc2449/4/1; not printable
   ASCII) gets ``-ERR`` and the session goes on (rfc1939/3/27).
 - Multi-line bodies byte-stuffed and ended with ".\\r\\n" by the codec
-  (rfc1939/3/15, 3/16).
+  (rfc1939/3/15, 3/16).  RETR and TOP are written chunk by chunk as the
+  transport drains (``pause_writing``/``resume_writing``): the first octets
+  leave while the rest is still on disk, so a sequential client's reading
+  overlaps the server's work, and a session holds one chunk
+  (``maildrop.CHUNK_SIZE``) plus the transport's buffer, whatever the message
+  size.  No command is read while a body is being written, so pipelined
+  answers stay in order.
 - An inactivity autologout after ``idle_timeout`` seconds without a command
   and without progress in writing (600 by default, "at least 10 minutes",
   rfc1939/3/30); it closes silently and removes nothing (rfc1939/3/32, 3/33).
@@ -34,11 +40,11 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from postel.protocols.errors import RemoteProtocolError
+from postel.protocols.errors import LocalProtocolError, RemoteProtocolError
 from postel.protocols.mail.maildir import MailStore
 from postel.protocols.pop3.codec import NEED_DATA, SERVER, Connection
 from postel.protocols.pop3.events import Command, ConnectionClosed, Data, EndOfMultiline, Response
-from postel.protocols.pop3.maildrop import SESSION_FAULTS, Pop3Session, Reply
+from postel.protocols.pop3.maildrop import SESSION_FAULTS, MessageReader, Pop3Session, Reply, with_crlf
 from postel.protocols.pop3.requirements import REQ
 from postel.protocols.pop3.state import ERROR
 
@@ -109,12 +115,14 @@ class _Pop3Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.loop = asyncio.get_running_loop()
         self.held: asyncio.TimerHandle | None = None  # a reply waiting out the login delay
+        self.body: _Body | None = None  # a multi-line body being written
         self.writing_paused = False  # the transport's write buffer is over its high-water mark
         self.closing = False  # the last response is written; nothing more is read
         self.peer_eof = False  # the client closed its side
         self.idle_timer: asyncio.TimerHandle | None = None
         self.last_command = 0.0
-        self.last_pending = 0  # write-buffer size when the idle timer last looked
+        self.written = 0  # octets handed to the transport
+        self.last_out = 0  # octets that had left the write buffer when the idle timer last looked
         self.abort_timer: asyncio.TimerHandle | None = None
 
     # ---------------------------------------------------------------- asyncio callbacks
@@ -155,7 +163,10 @@ class _Pop3Connection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.writing_paused = False
-        if self.held is None and not self.closing and self.transport is not None and not self.transport.is_closing():
+        if self.body is not None:
+            self._pump()  # reading stays paused until the body is out: the next command waits its turn
+        if (self.held is None and self.body is None and not self.writing_paused and not self.closing
+                and self.transport is not None and not self.transport.is_closing()):
             self.transport.resume_reading()
             self._drive()
 
@@ -164,6 +175,7 @@ class _Pop3Connection(asyncio.Protocol):
             if timer is not None:
                 timer.cancel()
         self.held = None
+        self._end_body()
         # "If a session terminates for some reason other than a client-issued QUIT command, the POP3 session
         # does NOT enter the UPDATE state and MUST not remove any messages from the maildrop." -- rfc1939/6/3
         self.session.end()
@@ -179,7 +191,7 @@ class _Pop3Connection(asyncio.Protocol):
 
     def _drive(self) -> None:
         """Answer every complete command in the codec, in order, until one must wait."""
-        while self.held is None and not self.writing_paused and not self.closing:
+        while self.held is None and self.body is None and not self.writing_paused and not self.closing:
             if self.codec.state is ERROR:
                 self._close()
                 return
@@ -217,29 +229,83 @@ class _Pop3Connection(asyncio.Protocol):
             if self.transport is None or self.transport.is_closing():
                 return
             self._answer(command, reply)
-            if not self.closing and not self.writing_paused:
+            if not self.closing and not self.writing_paused and self.body is None:
                 self.transport.resume_reading()
             self._drive()
 
         self.held = self.loop.call_later(reply.delay, release)
 
     def _answer(self, command: Command | None, reply: Reply) -> None:
-        """Write one response (and its multi-line body) for ``command`` (None: a line the codec refused)."""
-        response = Response(reply.ok, reply.text, reply.code)
-        out = [self.codec.send(response)]
+        """Write one response for ``command`` (None: a line the codec refused), and start its multi-line body."""
+        status = self.codec.send(Response(reply.ok, reply.text, reply.code))
         if not reply.ok and "err_without_space" in self.faults:
-            out[0] = out[0].replace(b"-ERR ", b"-ERR", 1)
-        if reply.ok and reply.body is not None:
-            stuffed = self.codec.send(Data(reply.body)) if reply.body else b""
-            out.append(reply.body if "no_dot_stuffing" in self.faults else stuffed)
-            end = self.codec.send(EndOfMultiline())
-            verb = command.verb if command is not None else b""
-            if "unterminated_multiline" in self.faults and verb == b"RETR":
-                end = end[: -len(b".\r\n")]  # a CRLF the codec adds to an unended body stays; the "." line goes
-            elif "wrong_multiline_termination" in self.faults and verb != b"CAPA":
-                end = end[: -len(b".\r\n")] + b".\n"  # CAPA stays right: the suites read it to decide what applies
-            out.append(end)
-        self._write(b"".join(out))
+            status = status.replace(b"-ERR ", b"-ERR", 1)
+        if not (reply.ok and reply.body is not None):
+            self._write(status)
+            self._after(reply)
+            return
+        self.body = _Body(command.verb if command is not None else b"", reply, status)
+        self._pump()
+
+    def _pump(self) -> None:
+        """Write the open body chunk by chunk until it ends or the transport asks us to wait (resume_writing goes on).
+
+        A write carries the status line with the first chunk and the end with the last: a message of
+        one chunk, like a listing, goes out in one write.
+        """
+        while (body := self.body) is not None and not self.writing_paused:
+            if self.transport is None or self.transport.is_closing():
+                self._end_body()
+                return
+            try:
+                chunk = body.next_chunk()
+            except OSError:
+                # The file failed under us after the +OK: no honest end can follow.  Cut the connection, so the
+                # client sees an unfinished answer (and the session no UPDATE, rfc1939/6/3), not a short message.
+                self._end_body()
+                self.closing = True  # nothing more is read or answered
+                self.session.end()
+                self.transport.abort()
+                return
+            parts = [body.take_status()]
+            if chunk:
+                parts.append(self._stuffed(chunk))
+            if body.done:
+                parts.append(self._terminator(body.verb))
+                self._end_body()
+            parts = [part for part in parts if part]
+            self._write(parts[0] if len(parts) == 1 else b"".join(parts))  # a big chunk alone is not copied
+            if self.body is None:
+                self._after(body.reply)
+
+    def _stuffed(self, chunk: bytes) -> bytes:
+        """One chunk of a body as it goes on the wire: byte-stuffed by the codec, its lines ended by CRLF."""
+        try:
+            stuffed = self.codec.send(Data(chunk))
+        except LocalProtocolError as exc:
+            if exc.requirement != REQ["multiline_crlf"]:
+                raise
+            # A file another program stored with LF line ends.  The codec's check is the only bare-LF scan
+            # the store's CRLF messages pay for; only a chunk it refuses is rewritten (rfc1939/3/14).
+            chunk = with_crlf(chunk)
+            stuffed = self.codec.send(Data(chunk))
+        return chunk if "no_dot_stuffing" in self.faults else stuffed
+
+    def _terminator(self, verb: bytes) -> bytes:
+        """The end of a multi-line body: "." CRLF (after a CRLF if the body did not end with one), or a fault's."""
+        end = self.codec.send(EndOfMultiline())
+        if "unterminated_multiline" in self.faults and verb == b"RETR":
+            end = end[: -len(b".\r\n")]  # a CRLF the codec adds to an unended body stays; the "." line goes
+        elif "wrong_multiline_termination" in self.faults and verb != b"CAPA":
+            end = end[: -len(b".\r\n")] + b".\n"  # CAPA stays right: the suites read it to decide what applies
+        return end
+
+    def _end_body(self) -> None:
+        if self.body is not None:
+            self.body.close()
+            self.body = None
+
+    def _after(self, reply: Reply) -> None:
         if reply.close:
             # "the server then releases any exclusive-access lock on the maildrop and closes the TCP
             # connection" -- rfc1939/6/7 (the session released the lock before answering)
@@ -247,6 +313,7 @@ class _Pop3Connection(asyncio.Protocol):
 
     def _write(self, data: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():
+            self.written += len(data)
             self.transport.write(data)
 
     # ---------------------------------------------------------------- timers and closing
@@ -257,10 +324,11 @@ class _Pop3Connection(asyncio.Protocol):
         if self.transport is None or self.transport.is_closing():
             return
         pending = self.transport.get_write_buffer_size()
+        out = self.written - pending
         deadline = self.last_command + self.server.idle_timeout
-        if pending and pending != self.last_pending:
+        if pending and out != self.last_out:
             deadline = self.loop.time() + self.server.idle_timeout  # a slow reader of a long RETR is not idle
-        self.last_pending = pending
+        self.last_out = out
         if self.held is None and self.loop.time() >= deadline - 0.001:
             # "When the timer expires, the session does NOT enter the UPDATE state--the server should close
             # the TCP connection without removing any messages or sending any response to the client."
@@ -294,6 +362,36 @@ class _Pop3Connection(asyncio.Protocol):
             self.transport.abort()  # no progress for idle_timeout: a peer that does not read
         else:
             self.abort_timer = self.loop.call_later(self.server.idle_timeout, self._linger, pending)
+
+
+class _Body:
+    """A multi-line response on its way out: a listing in one piece, or a message file chunk by chunk."""
+
+    def __init__(self, verb: bytes, reply: Reply, status: bytes) -> None:
+        self.verb = verb
+        self.reply = reply
+        self._status = status  # the status line, written with the first chunk
+        self._reader = reply.body if isinstance(reply.body, MessageReader) else None
+        self._rest = reply.body if isinstance(reply.body, bytes) else b""
+
+    @property
+    def done(self) -> bool:
+        """Every chunk has been handed out: the end of the body goes with the last one."""
+        return self._reader.done if self._reader is not None else not self._rest
+
+    def next_chunk(self) -> bytes:
+        if self._reader is not None:
+            return self._reader.read()
+        chunk, self._rest = self._rest, b""
+        return chunk
+
+    def take_status(self) -> bytes:
+        status, self._status = self._status, b""
+        return status
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
 
 
 def _refusal(exc: RemoteProtocolError) -> bytes:
