@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=0, help="TCP port (0: any free port)")
     serve.add_argument("--udp-port", type=int, default=None, help="UDP port for time (default: same as --port)")
     serve.add_argument("--root", type=Path, default=None, help="folder http serves (default: the sample site, in a temporary folder)")
-    serve.add_argument("--maildir", type=Path, default=None, help="smtp/pop3: folder with one Maildir per user (default: a temporary one with sample mail)")
+    serve.add_argument("--maildir", type=Path, default=None, help="smtp/pop3: folder with one Maildir per user, created if missing (default: a temporary one with sample mail)")
     serve.add_argument("--domain", default="postel.test", help="smtp/pop3: the local mail domain (default postel.test)")
     serve.add_argument("--user", action="append", default=[], metavar="NAME:PASSWORD", help="smtp/pop3: a mailbox and its POP3 password (repeatable; default postel with a random password)")
     serve.add_argument("--fault", action="append", default=[], metavar="NAME", help=argparse.SUPPRESS)  # the harness's own fault proofs
@@ -320,8 +320,13 @@ def _mail_server(args: argparse.Namespace) -> tuple[AsyncServer, Callable[[], st
     remove = None
     if folder is None:
         folder = remove = Path(tempfile.mkdtemp(prefix="postel-mail-"))
-    elif not folder.is_dir():
-        raise _Exit(f"postel: --maildir {folder} {'is not a directory' if folder.exists() else 'does not exist'}")
+    elif folder.exists() and not folder.is_dir():
+        raise _Exit(f"postel: --maildir {folder} is not a directory")
+    else:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _Exit(f"postel: cannot create --maildir {folder}: {exc.strerror or exc}") from None
     try:
         store = MailStore(folder, domains=(args.domain,), users=users)
     except ValueError as exc:

@@ -47,7 +47,7 @@ def postel_serve(protocol: str, *args: str) -> Iterator[re.Match]:
 
 
 def test_mail_sent_to_serve_smtp_is_read_from_serve_pop3(tmp_path):
-    args = ("--maildir", str(tmp_path), "--user", "alice:s3cret-pw", "--domain", "example.test")
+    args = ("--maildir", str(tmp_path / "new-folder"), "--user", "alice:s3cret-pw", "--domain", "example.test")
     with postel_serve("smtp", *args) as smtp_url, postel_serve("pop3", *args) as pop3_url:
         assert pop3_url["user"] == "alice" and pop3_url["password"] is None  # given on the command line: not echoed
         with smtplib.SMTP(smtp_url["host"], int(smtp_url["port"]), timeout=10) as client:
@@ -82,7 +82,8 @@ def test_serve_pop3_without_arguments_serves_the_samples_with_a_generated_passwo
     "args, message",
     [
         (["smtp", "--user", "nopassword"], "give NAME:PASSWORD"),
-        (["pop3", "--maildir", "/nonexistent/postel"], "does not exist"),
+        (["pop3", "--maildir", "/dev/null"], "is not a directory"),
+        (["pop3", "--maildir", "/dev/null/mail"], "cannot create --maildir"),
         (["smtp", "--user", "../x:pw"], "not a plain local-part"),
         (["http", "--user", "a:b"], "are for 'serve smtp' and 'serve pop3' only"),
         (["smtp", "--root", "."], "not for 'serve smtp'"),
