@@ -57,66 +57,37 @@ from __future__ import annotations
 
 import argparse
 import collections
-import datetime
 import os
-import platform
-import resource
-import select
 import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from procstat import cpu_seconds  # benchmarks/procstat.py: the script's folder is on sys.path
+# benchmarks/sidebyside.py (the script's folder is on sys.path): servers in subprocesses, loaded side by side
+from sidebyside import REPO, SERVE_SCRIPT, Address, CpuLedger, Server, alternating, begin, check_alive, loop_name
+from sidebyside import micros, python_script, ratio, run_clients, run_main, start_server, stop_process
 
-REPO = Path(__file__).resolve().parents[1]
 SUITE = REPO / "suites" / "http"
 RESOURCE = "/bytes.bin"  # 1024 octets in make_sample_site
 TARGET = 3.0  # the reference server should serve >= 3x what http.server does
 MIN_CPU = 0.05  # seconds of server CPU below which /proc's 10 ms ticks say too little
 
-# The reference server in its own process.  argv: ROOT [PROFILE_OUT].  Prints
-# "PORT n" once listening; stops on SIGTERM/SIGINT or when stdin closes (the
-# benchmark died), writing cProfile stats first when asked to.
-def _loop_name() -> str:
-    """The event loop the reference runs on (postel.serving.new_event_loop): uvloop where installed."""
-    try:
-        import uvloop
-    except ImportError:
-        return "asyncio"
-    return f"uvloop {uvloop.__version__}"
-
-
-REFERENCE_SCRIPT = r"""
-import asyncio, signal, sys
+# The reference server in its own process, in sidebyside's frame.  argv: ROOT [PROFILE_OUT]:
+# cProfile stats written to PROFILE_OUT when it stops.
+REFERENCE_SCRIPT = SERVE_SCRIPT + r"""
 from pathlib import Path
 from postel.protocols.http.server import HttpServer
 
-async def main():
+async def start():
     server = HttpServer(Path(sys.argv[1]))
     await server.start()
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    def stdin_readable():
-        if not sys.stdin.buffer.raw.read(4096):
-            stop.set()
-    loop.add_reader(sys.stdin.fileno(), stdin_readable)
-    print("PORT", server.address[1], flush=True)
-    await stop.wait()
-    loop.remove_reader(sys.stdin.fileno())
-    try:
-        await asyncio.wait_for(server.close(), 3)
-    except asyncio.TimeoutError:
-        pass
+    return server.address[1], server.close
 
 profile_out = sys.argv[2] if len(sys.argv) > 2 else ""
 if profile_out:
@@ -124,8 +95,7 @@ if profile_out:
     profiler = cProfile.Profile()
     profiler.enable()
 try:
-    from postel.serving import run
-    run(main())  # uvloop where installed, as `postel serve` and the embedded references
+    main(start)
 finally:
     if profile_out:
         profiler.disable()
@@ -164,90 +134,23 @@ async def main():
 asyncio.run(main())
 """
 
-Address = tuple[str, int]
 
 
 # ---------------------------------------------------------------- servers
 
 
-@dataclass
-class Server:
-    name: str
-    proc: subprocess.Popen
-    address: Address
-
-    @property
-    def stat_path(self) -> str:
-        return f"/proc/{self.proc.pid}/stat"
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: SIGKILL when the benchmark dies, however it dies (Linux; best effort)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
-
-
-def start_server(stack: ExitStack, name: str, argv: list[str], port_of, timeout: float = 15.0) -> Server:
-    """Start one server subprocess, registered on ``stack`` for termination; wait for its port."""
-    proc = subprocess.Popen(
-        argv,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,  # http.server logs each request there; never let a pipe fill up
-        cwd=REPO,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        start_new_session=True,  # a Ctrl-C in the terminal reaches us; we stop the servers in order
-        preexec_fn=_die_with_parent,
-    )
-    stack.callback(stop_process, proc)
-    deadline = time.monotonic() + timeout
-    buffer = b""
-    assert proc.stdout is not None
-    while b"\n" not in buffer:
-        left = deadline - time.monotonic()
-        if left <= 0 or proc.poll() is not None:
-            raise RuntimeError(f"{name} did not start within {timeout:g} s (exit {proc.poll()}), said {buffer!r}")
-        ready, _, _ = select.select([proc.stdout], [], [], min(left, 0.2))
-        if ready:
-            chunk = os.read(proc.stdout.fileno(), 4096)
-            if not chunk:
-                proc.wait(timeout=left)
-            buffer += chunk
-    port = port_of(buffer.split(b"\n", 1)[0].decode(errors="replace"))
-    return Server(name, proc, ("127.0.0.1", port))
-
-
-def stop_process(proc: subprocess.Popen, grace: float = 5.0) -> None:
-    """SIGTERM, then SIGKILL after ``grace`` seconds: this one process, nothing else."""
-    if proc.poll() is None:
-        try:
-            proc.terminate()
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=grace)
-    for stream in (proc.stdin, proc.stdout):
-        if stream is not None:
-            stream.close()
-
-
 def start_reference(stack: ExitStack, root: Path, profile_out: str | None) -> Server:
-    argv = [sys.executable, "-c", REFERENCE_SCRIPT, str(root)] + ([profile_out] if profile_out else [])
-    return start_server(stack, "postel", argv, lambda line: int(line.split()[1]))
+    return start_server(stack, "postel", python_script(REFERENCE_SCRIPT, str(root), *([profile_out] if profile_out else [])))
 
 
 def start_http_server(stack: ExitStack, root: Path) -> Server:
     argv = [sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1", "--protocol", "HTTP/1.0", "--directory", str(root)]
-    # "Serving HTTP on 127.0.0.1 port 40321 (http://127.0.0.1:40321/) ..."
-    return start_server(stack, "http.server", argv, lambda line: int(line.split(" port ", 1)[1].split()[0]))
+    # "Serving HTTP on 127.0.0.1 port 40321 (http://127.0.0.1:40321/) ..."; its per-request log lines go nowhere
+    return start_server(stack, "http.server", argv, port_of=lambda line: int(line.split(" port ", 1)[1].split()[0]))
 
 
 def start_floor(stack: ExitStack, file: Path) -> Server:
-    return start_server(stack, "floor", [sys.executable, "-c", FLOOR_SCRIPT, str(file)], lambda line: int(line.split()[1]))
+    return start_server(stack, "floor", python_script(FLOOR_SCRIPT, str(file)))
 
 
 # ---------------------------------------------------------------- load
@@ -317,38 +220,11 @@ def listen_overflows() -> int | None:
     return None
 
 
-class CpuLedger:
-    """Each server's CPU from the start of one of its slices to the start of its next, charged to the first one's cell.
-
-    So work a server defers past the end of a slice (the reference server aborts each
-    transport 2 s after answering) is charged to it, not lost; only when consecutive
-    slices of a server have different client counts can some of it land in the other cell.
-    """
-
-    def __init__(self) -> None:
-        self.open: dict[str, tuple[float | None, Cell | None]] = {}
-
-    def charge(self, server: Server, cell: Cell | None) -> None:
-        now = cpu_seconds(server.stat_path)
-        before, previous = self.open.get(server.name, (None, None))
-        if previous is not None:
-            if now is None or before is None or previous.server_cpu is None:
-                previous.server_cpu = None
-            else:
-                previous.server_cpu += now - before
-        self.open[server.name] = (now, cell)
-
-
 def run_slice(server: Server, clients: int, seconds: float, request: bytes, expected: bytes, timeout: float, cell: Cell | None) -> None:
     """``clients`` threads requesting for ``seconds``; added to ``cell`` (None: a warm-up)."""
-    results: list[tuple[int, int, collections.Counter, list[float], float]] = []
-    lock = threading.Lock()
-    start_at = time.monotonic() + 0.05  # every thread created before the clock starts
-    stop_at = start_at + seconds
 
-    def client() -> None:
+    def client(stop_at: float) -> tuple[int, int, collections.Counter, list[float]]:
         ok, late, errors, latencies = 0, 0, collections.Counter(), []
-        time.sleep(max(0.0, start_at - time.monotonic()))
         while time.monotonic() < stop_at:
             began = time.perf_counter()
             problem = fetch(server.address, request, expected, timeout)
@@ -360,28 +236,18 @@ def run_slice(server: Server, clients: int, seconds: float, request: bytes, expe
                     late += 1  # served, but not within the window the rate is over
             else:
                 errors[problem] += 1
-        with lock:
-            results.append((ok, late, errors, latencies, time.monotonic()))
+        return ok, late, errors, latencies
 
-    threads = [threading.Thread(target=client, daemon=True, name=f"client-{i}") for i in range(clients)]
     overflows_before = listen_overflows()
-    usage_before = resource.getrusage(resource.RUSAGE_SELF)
-    for thread in threads:
-        thread.start()
-    join_by = stop_at + timeout + 10  # a request started just before stop_at ends within its timeouts
-    for thread in threads:
-        thread.join(max(0.0, join_by - time.monotonic()))
-    if any(thread.is_alive() for thread in threads):
-        raise RuntimeError(f"client threads against {server.name} did not finish by the deadline")
-    usage_after = resource.getrusage(resource.RUSAGE_SELF)
+    # a request started just before stop_at ends within its timeouts
+    done = run_clients(f"clients against {server.name}", clients, seconds, client, join_slack=timeout + 10)
     overflows_after = listen_overflows()
-    if server.proc.poll() is not None:
-        raise RuntimeError(f"{server.name} exited ({server.proc.returncode}) during the benchmark")
+    check_alive(server)
     if cell is None:
         return
     cell.elapsed += seconds
-    cell.wall += max(r[4] for r in results) - start_at
-    for ok, late, errors, latencies, _ in results:
+    cell.wall += done.wall
+    for ok, late, errors, latencies in done.outcomes:
         cell.ok += ok
         cell.late += late
         cell.errors.update(errors)
@@ -390,7 +256,7 @@ def run_slice(server: Server, clients: int, seconds: float, request: bytes, expe
         cell.listen_overflows = None
     else:
         cell.listen_overflows += overflows_after - overflows_before
-    cell.client_cpu += (usage_after.ru_utime - usage_before.ru_utime) + (usage_after.ru_stime - usage_before.ru_stime)
+    cell.client_cpu += done.client_cpu
 
 
 # ---------------------------------------------------------------- the suite
@@ -445,20 +311,8 @@ def suite_part(args: argparse.Namespace) -> None:
 # ---------------------------------------------------------------- output
 
 
-def ratio(a: float | None, b: float | None) -> str:
-    if a is None or not b:
-        return "-"
-    return f"{a / b:.2f}x"
-
-
 def count(value: int | None) -> str:
     return "-" if value is None else str(value)
-
-
-def micros(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    return f"{seconds * 1e3:.2f} ms" if seconds >= 0.01 else f"{seconds * 1e6:.0f} us"
 
 
 def percentile(values: list[float], q: int) -> float | None:
@@ -534,11 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     if not clients_list or min(clients_list) < 1 or args.seconds <= 0 or args.rounds < 1:
         parser.error("--clients must be positive integers, --seconds > 0, --rounds >= 1")
 
-    # SIGTERM unwinds like Ctrl-C, so the servers are stopped on the way out.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    started = time.perf_counter()
-    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    print(f"postel HTTP benchmark: {now}, {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    started = begin("HTTP")
 
     from postel.protocols.http.site import make_sample_site
 
@@ -560,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
 
         slice_seconds = args.seconds / args.rounds
         print(f"\n(1) GET {RESOURCE} ({len(expected)} octets), HTTP/1.0, a new connection per request")
-        print(f"    postel: HttpServer on {_loop_name()} (pid {reference.proc.pid}); http.server: python -m http.server --protocol HTTP/1.0 (pid {stdlib.proc.pid})")
+        print(f"    postel: HttpServer on {loop_name()} (pid {reference.proc.pid}); http.server: python -m http.server --protocol HTTP/1.0 (pid {stdlib.proc.pid})")
         print(f"    client: threads in this process (pid {os.getpid()}); {args.seconds:g} s per cell in {args.rounds} slices of {slice_seconds:.2f} s,"
               f" servers alternating, after {args.warmup:g} s warm-up")
         if args.profile_reference:
@@ -573,12 +423,9 @@ def main(argv: list[str] | None = None) -> int:
         ledger = CpuLedger()
 
         cells = {(c, s.name): Cell() for c in clients_list for s in servers}
-        for round_ in range(args.rounds):
-            for i, clients in enumerate(clients_list):
-                order = servers if (round_ + i) % 2 == 0 else servers[::-1]  # ABBA
-                for server in order:
-                    ledger.charge(server, cells[clients, server.name])
-                    run_slice(server, clients, slice_seconds, request, expected, args.timeout, cells[clients, server.name])
+        for clients, server in alternating(args.rounds, clients_list, servers):
+            ledger.charge(server, cells[clients, server.name])
+            run_slice(server, clients, slice_seconds, request, expected, args.timeout, cells[clients, server.name])
 
         time.sleep(args.settle)  # the last slices' deferred work, charged to them
         for server in servers:
@@ -608,8 +455,4 @@ def print_profile(path: str, top: int = 25) -> None:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\ninterrupted; servers stopped", file=sys.stderr)
-        sys.exit(130)
+    run_main(main)

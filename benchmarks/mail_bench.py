@@ -52,26 +52,19 @@ from __future__ import annotations
 
 import argparse
 import collections
-import datetime
-import os
-import platform
 import poplib
 import re
-import resource
-import select
-import signal
 import socket
 import statistics
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from procstat import cpu_seconds  # benchmarks/procstat.py: the script's folder is on sys.path
+# benchmarks/sidebyside.py (the script's folder is on sys.path): servers in subprocesses, loaded side by side
+from sidebyside import SERVE_SCRIPT, Address, CpuLedger, Server, alternating, begin, check_alive, loop_name
+from sidebyside import micros, python_script, ratio, run_clients, run_main, start_server
 
 from postel.protocols.errors import ProtocolError
 from postel.protocols.mail.maildir import MailStore, Maildir
@@ -80,68 +73,53 @@ from postel.protocols.smtp.codec import CLIENT, NEED_DATA, Connection
 from postel.protocols.smtp.events import Command, EndOfData, MessageData, Reply
 from postel.protocols.smtp.server import split_trace
 
-REPO = Path(__file__).resolve().parents[1]
 USER, PASSWORD = "bench", "bench-secret"
 MIN_CPU = 0.05  # seconds of server CPU below which /proc's 10 ms ticks say too little
-Address = tuple[str, int]
 
 # ---------------------------------------------------------------- the servers' scripts
 
-# Shared by every server script: print "PORT n" once listening; stop on SIGTERM/SIGINT
-# or when stdin closes (the benchmark died); run on postel.serving.run (uvloop where installed).
-# POSTEL_BENCH_NO_FSYNC=1 (--no-fsync) makes os.fsync a no-op, in both SMTP servers alike.
-SERVE = r"""
-import asyncio, os, signal, sys
+# Every server script: sidebyside's frame (print "PORT n", stop on SIGTERM or when stdin
+# closes, postel.serving.run), after which POSTEL_BENCH_NO_FSYNC=1 (--no-fsync) makes
+# os.fsync a no-op, in both SMTP servers alike.
+SERVE = SERVE_SCRIPT + r"""
+import os
 if os.environ.get("POSTEL_BENCH_NO_FSYNC") == "1":
     os.fsync = lambda fd: None
-
-async def serve(start):
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    def stdin_readable():
-        if not sys.stdin.buffer.raw.read(4096):
-            stop.set()
-    loop.add_reader(sys.stdin.fileno(), stdin_readable)
-    port, close = await start()
-    print("PORT", port, flush=True)
-    await stop.wait()
-    loop.remove_reader(sys.stdin.fileno())
-    try:
-        await asyncio.wait_for(close(), 3)
-    except asyncio.TimeoutError:
-        pass
-
-def main(start):
-    from postel.serving import run
-    run(serve(start))
 """
 
-# argv: ROOT USER PASSWORD
-POSTEL_SMTP = SERVE + r"""
+
+def postel_server_script(module: str, name: str) -> str:
+    """A reference server of postel's on its own temporary MailStore.  argv: ROOT USER PASSWORD."""
+    return SERVE + f"""
 from postel.protocols.mail.maildir import MailStore
-from postel.protocols.smtp.server import SmtpServer
+from {module} import {name}
 
 async def start():
-    server = SmtpServer(MailStore(sys.argv[1], users={sys.argv[2]: sys.argv[3]}))
+    server = {name}(MailStore(sys.argv[1], users={{sys.argv[2]: sys.argv[3]}}))
     await server.start()
     return server.address[1], server.close
 
 main(start)
 """
 
+
+POSTEL_SMTP = postel_server_script("postel.protocols.smtp.server", "SmtpServer")
+POSTEL_POP3 = postel_server_script("postel.protocols.pop3.server", "Pop3Server")
+
 # argv: ROOT USER PASSWORD.  What the reference does before its 250, in aiosmtpd's handler API.
 AIOSMTPD = SERVE + r"""
-import datetime, email.utils, secrets
+import secrets, types
 from aiosmtpd.smtp import SMTP
 from postel.protocols.mail.maildir import MailStore
+from postel.protocols.smtp.server import SmtpServer
 
 HOSTNAME = "postel.test"
 
 class MaildirHandler:
     def __init__(self, store):
         self.store = store
+        # Never started: lends its trace() and deliver(), so both servers write the same fields the same way.
+        self.reference = SmtpServer(store, hostname=HOSTNAME)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         verdict = self.store.accepts(address.encode())
@@ -153,27 +131,19 @@ class MaildirHandler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        # The same trace the reference writes (SmtpServer.trace), then one Maildir.deliver per mailbox.
+        # The reference's own SmtpServer.trace, fed what its session would hold, and its
+        # all-or-none SmtpServer.deliver: one Maildir.deliver per mailbox.
         mail_id = secrets.token_hex(8)
-        literal = "[%s]" % session.peer[0]
-        date = email.utils.format_datetime(datetime.datetime.now().astimezone())
-        trace = ("Return-Path: <%s>\r\nReceived: from %s (%s)\r\n\tby %s with %s id %s;\r\n\t%s\r\n"
-                 % (envelope.mail_from, session.host_name or literal, literal, HOSTNAME,
-                    "ESMTP" if session.extended_smtp else "SMTP", mail_id, date))
-        message = trace.encode() + envelope.original_content
+        like_a_session = types.SimpleNamespace(
+            reverse_path=envelope.mail_from.encode(),
+            helo=session.host_name.encode() if session.host_name else None,
+            peer_literal=b"[%s]" % session.peer[0].encode(),
+            esmtp=session.extended_smtp,
+        )
+        message = self.reference.trace(like_a_session, mail_id.encode()) + envelope.original_content
         boxes = [self.store.mailbox(u) for u in dict.fromkeys(self.store.mailbox_for(r.encode()) for r in envelope.rcpt_tos)]
-        await asyncio.get_running_loop().run_in_executor(None, deliver, boxes, message)
+        await asyncio.get_running_loop().run_in_executor(None, self.reference.deliver, boxes, message)
         return "250 2.0.0 OK id " + mail_id
-
-def deliver(boxes, message):
-    written = []
-    try:
-        for box in boxes:
-            written.append((box, box.deliver(message)))
-    except BaseException:
-        for box, key in written:
-            box.remove(key)
-        raise
 
 async def start():
     loop = asyncio.get_running_loop()
@@ -183,19 +153,6 @@ async def start():
         server.close()
         await server.wait_closed()
     return server.sockets[0].getsockname()[1], close
-
-main(start)
-"""
-
-# argv: ROOT USER PASSWORD
-POSTEL_POP3 = SERVE + r"""
-from postel.protocols.mail.maildir import MailStore
-from postel.protocols.pop3.server import Pop3Server
-
-async def start():
-    server = Pop3Server(MailStore(sys.argv[1], users={sys.argv[2]: sys.argv[3]}))
-    await server.start()
-    return server.address[1], server.close
 
 main(start)
 """
@@ -236,105 +193,17 @@ main(start)
 """
 
 
-@dataclass
-class Server:
-    name: str
-    proc: subprocess.Popen
-    address: Address
-    log: Path
-
-    @property
-    def stat_path(self) -> str:
-        return f"/proc/{self.proc.pid}/stat"
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: SIGKILL when the benchmark dies, however it dies (Linux; best effort)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
-
-
-def start_server(stack: ExitStack, name: str, script: str, args: list[str], log: Path, *, no_fsync: bool = False, timeout: float = 15.0) -> Server:
-    """One server subprocess, stopped when ``stack`` closes; its stderr goes to ``log``."""
-    with open(log, "wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", script, *args],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=err,
-            cwd=REPO,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "POSTEL_BENCH_NO_FSYNC": "1" if no_fsync else "0"},
-            start_new_session=True,  # a Ctrl-C in the terminal reaches us; we stop the servers in order
-            preexec_fn=_die_with_parent,
-        )
-    stack.callback(stop_process, proc)
-    deadline = time.monotonic() + timeout
-    buffer = b""
-    assert proc.stdout is not None
-    while b"\n" not in buffer:
-        left = deadline - time.monotonic()
-        if left <= 0 or proc.poll() is not None:
-            raise RuntimeError(f"{name} did not start within {timeout:g} s (exit {proc.poll()}): {log.read_text(errors='replace')[-800:]}")
-        ready, _, _ = select.select([proc.stdout], [], [], min(left, 0.2))
-        if ready:
-            chunk = os.read(proc.stdout.fileno(), 4096)
-            if not chunk:
-                proc.wait(timeout=left)
-            buffer += chunk
-    port = int(buffer.split(b"\n", 1)[0].split()[1])
-    return Server(name, proc, ("127.0.0.1", port), log)
-
-
-def stop_process(proc: subprocess.Popen, grace: float = 5.0) -> None:
-    """SIGTERM, then SIGKILL after ``grace`` seconds: this one process, nothing else."""
-    if proc.poll() is None:
-        try:
-            proc.terminate()
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=grace)
-    for stream in (proc.stdin, proc.stdout):
-        if stream is not None:
-            stream.close()
-
-
-def check_alive(server: Server) -> None:
-    if server.proc.poll() is not None:
-        raise RuntimeError(f"{server.name} exited ({server.proc.returncode}) during the benchmark: {server.log.read_text(errors='replace')[-800:]}")
+def start_script(stack: ExitStack, name: str, script: str, args: list[str], log: Path, *, no_fsync: bool = False) -> Server:
+    """One of the scripts above in a subprocess (sidebyside.start_server), its stderr kept in ``log``."""
+    return start_server(stack, name, python_script(script, *args), log=log, env={"POSTEL_BENCH_NO_FSYNC": "1" if no_fsync else "0"})
 
 
 def stderr_note(server: Server) -> str | None:
-    text = server.log.read_text(errors="replace").strip() if server.log.exists() else ""
+    text = server.log.read_text(errors="replace").strip() if server.log is not None and server.log.exists() else ""
     if not text:
         return None
     lines = text.splitlines()
     return f"{server.name} wrote {len(lines)} line(s) to stderr, first: {lines[0][:160]}"
-
-
-class CpuLedger:
-    """Each server's CPU from the start of one of its slices to the start of its next, charged to the first one's cell.
-
-    Two figures: the whole process (``server_cpu``) and its main thread, the
-    event loop's (``loop_cpu``); the rest is the executor's threads, where
-    both SMTP servers run ``Maildir.deliver``.
-    """
-
-    def __init__(self) -> None:
-        self.open: dict[str, tuple[tuple[float | None, float | None], object]] = {}
-
-    def charge(self, server: Server, cell) -> None:
-        now = cpu_seconds(server.stat_path), cpu_seconds(f"/proc/{server.proc.pid}/task/{server.proc.pid}/stat")
-        before, previous = self.open.get(server.name, ((None, None), None))
-        if previous is not None:
-            for name, a, b in (("server_cpu", before[0], now[0]), ("loop_cpu", before[1], now[1])):
-                spent = getattr(previous, name)
-                setattr(previous, name, None if a is None or b is None or spent is None else spent + b - a)
-        self.open[server.name] = (now, cell)
 
 
 # ---------------------------------------------------------------- (1) SMTP load
@@ -429,45 +298,30 @@ class SmtpCell:
 
 def smtp_slice(server: Server, clients: int, per_session: int, seconds: float, message: bytes, timeout: float, cell: SmtpCell | None) -> int:
     """``clients`` threads sending for ``seconds``; returns every 250 to a final dot (warm-ups too)."""
-    results: list[tuple[list[float], collections.Counter, float]] = []
-    lock = threading.Lock()
-    start_at = time.monotonic() + 0.05
-    stop_at = start_at + seconds
 
-    def client() -> None:
+    def client(stop_at: float) -> tuple[list[float], collections.Counter]:
         acked: list[float] = []
         errors: collections.Counter = collections.Counter()
-        time.sleep(max(0.0, start_at - time.monotonic()))
         while time.monotonic() < stop_at:
             try:
                 smtp_session(server.address, message, per_session, stop_at, timeout, acked)
             except (OSError, SessionError, ProtocolError) as exc:  # a reply the codec refuses is an error, not a message
                 errors[f"{type(exc).__name__}: {str(exc)[:80]}"] += 1
-        with lock:
-            results.append((acked, errors, time.monotonic()))
+        return acked, errors
 
-    threads = [threading.Thread(target=client, daemon=True, name=f"smtp-client-{i}") for i in range(clients)]
-    usage_before = resource.getrusage(resource.RUSAGE_SELF)
-    for thread in threads:
-        thread.start()
-    join_by = stop_at + 4 * timeout + 10  # a session started before stop_at ends within its timeouts
-    for thread in threads:
-        thread.join(max(0.0, join_by - time.monotonic()))
-    if any(thread.is_alive() for thread in threads):
-        raise RuntimeError(f"SMTP client threads against {server.name} did not finish by the deadline")
-    usage_after = resource.getrusage(resource.RUSAGE_SELF)
+    # a session started before stop_at ends within its timeouts
+    done = run_clients(f"SMTP clients against {server.name}", clients, seconds, client, join_slack=4 * timeout + 10)
     check_alive(server)
-    total = sum(len(acked) for acked, _, _ in results)
     if cell is not None:
         cell.elapsed += seconds
-        cell.wall += max(r[2] for r in results) - start_at
-        for acked, errors, _ in results:
-            within = sum(1 for t in acked if t <= stop_at)
+        cell.wall += done.wall
+        for acked, errors in done.outcomes:
+            within = sum(1 for t in acked if t <= done.stop_at)
             cell.ok += within
             cell.late += len(acked) - within
             cell.errors.update(errors)
-        cell.client_cpu += (usage_after.ru_utime - usage_before.ru_utime) + (usage_after.ru_stime - usage_before.ru_stime)
-    return total
+        cell.client_cpu += done.client_cpu
+    return sum(len(acked) for acked, _ in done.outcomes)
 
 
 def deliver_cost(root: Path, message: bytes, n: int) -> tuple[float, float]:
@@ -506,11 +360,11 @@ def smtp_part(args: argparse.Namespace, stack: ExitStack, tmp: Path) -> None:
     wall, cpu = deliver_cost(tmp / "deliver-alone", message, 30 if args.quick else 100)
     roots = {"postel": tmp / "smtp-postel", "aiosmtpd": tmp / "smtp-aiosmtpd"}
     servers = (
-        start_server(stack, "postel", POSTEL_SMTP, [str(roots["postel"]), USER, PASSWORD], tmp / "postel-smtp.err", no_fsync=args.no_fsync),
-        start_server(stack, "aiosmtpd", AIOSMTPD, [str(roots["aiosmtpd"]), USER, PASSWORD], tmp / "aiosmtpd.err", no_fsync=args.no_fsync),
+        start_script(stack, "postel", POSTEL_SMTP, [str(roots["postel"]), USER, PASSWORD], tmp / "postel-smtp.err", no_fsync=args.no_fsync),
+        start_script(stack, "aiosmtpd", AIOSMTPD, [str(roots["aiosmtpd"]), USER, PASSWORD], tmp / "aiosmtpd.err", no_fsync=args.no_fsync),
     )
     print(f"    postel: SmtpServer (pid {servers[0].proc.pid}); aiosmtpd {aiosmtpd.__version__} with a Maildir handler (pid {servers[1].proc.pid});"
-          f" both on {_loop_name()}")
+          f" both on {loop_name()}")
     if args.no_fsync:
         print("    --no-fsync: os.fsync is a no-op in both servers, so neither keeps RFC 5321 6.1's promise; the servers' own cost, not the disk's")
     else:
@@ -525,15 +379,12 @@ def smtp_part(args: argparse.Namespace, stack: ExitStack, tmp: Path) -> None:
         acked[server.name] += smtp_slice(server, max(args.clients), max(args.per_session), args.warmup, message, args.timeout, None)
     time.sleep(args.settle)
 
-    ledger = CpuLedger()
+    ledger = CpuLedger(loop_thread=True)  # the rest is the executor's threads, where both servers run Maildir.deliver
     cells = {(row, s.name): SmtpCell() for row in rows for s in servers}
-    for round_ in range(args.rounds):
-        for i, (clients, per_session) in enumerate(rows):
-            order = servers if (round_ + i) % 2 == 0 else servers[::-1]  # ABBA
-            for server in order:
-                cell = cells[(clients, per_session), server.name]
-                ledger.charge(server, cell)
-                acked[server.name] += smtp_slice(server, clients, per_session, slice_seconds, message, args.timeout, cell)
+    for (clients, per_session), server in alternating(args.rounds, rows, servers):
+        cell = cells[(clients, per_session), server.name]
+        ledger.charge(server, cell)
+        acked[server.name] += smtp_slice(server, clients, per_session, slice_seconds, message, args.timeout, cell)
     time.sleep(args.settle)
     for server in servers:
         ledger.charge(server, None)
@@ -668,8 +519,8 @@ def pop3_part(args: argparse.Namespace, stack: ExitStack, tmp: Path) -> None:
         path.write_bytes(canned_retr(box.read(box.keys()[number - 1])))
         canned.append(str(path))
     servers = (
-        start_server(stack, "postel", POSTEL_POP3, [str(root), USER, PASSWORD], tmp / "postel-pop3.err"),
-        start_server(stack, "floor", POP3_FLOOR, canned, tmp / "pop3-floor.err"),
+        start_script(stack, "postel", POSTEL_POP3, [str(root), USER, PASSWORD], tmp / "postel-pop3.err"),
+        start_script(stack, "floor", POP3_FLOOR, canned, tmp / "pop3-floor.err"),
     )
     readers = {"Pop3Client": retr_postel, "poplib": retr_poplib}
     slice_seconds = args.pop3_seconds / args.rounds
@@ -679,22 +530,19 @@ def pop3_part(args: argparse.Namespace, stack: ExitStack, tmp: Path) -> None:
         for reader in readers.values():
             reader(server.address, numbers[sizes[0]], messages[0], 0.0, args.timeout, 1)
 
-    ledger = CpuLedger()
+    ledger = CpuLedger(loop_thread=True)
     cells = {(size, reader, s.name): RetrCell() for size in sizes for reader in readers for s in servers}
-    for round_ in range(args.rounds):
-        for i, (size, reader) in enumerate((s, r) for s in sizes for r in readers):
-            order = servers if (round_ + i) % 2 == 0 else servers[::-1]  # ABBA
-            expected = messages[sizes.index(size)]
-            for server in order:
-                cell = cells[size, reader, server.name]
-                ledger.charge(server, cell)
-                timings = readers[reader](server.address, numbers[size], expected, time.monotonic() + slice_seconds, args.timeout, 500)
-                check_alive(server)
-                cell.retrievals += len(timings)
-                cell.octets += size * len(timings)
-                cell.seconds += sum(t for t, _, _ in timings)
-                cell.client_cpu += sum(c for _, c, _ in timings)
-                cell.wrong += sum(1 for _, _, same in timings if not same)
+    for (size, reader), server in alternating(args.rounds, [(s, r) for s in sizes for r in readers], servers):
+        expected = messages[sizes.index(size)]
+        cell = cells[size, reader, server.name]
+        ledger.charge(server, cell)
+        timings = readers[reader](server.address, numbers[size], expected, time.monotonic() + slice_seconds, args.timeout, 500)
+        check_alive(server)
+        cell.retrievals += len(timings)
+        cell.octets += size * len(timings)
+        cell.seconds += sum(t for t, _, _ in timings)
+        cell.client_cpu += sum(c for _, c, _ in timings)
+        cell.wrong += sum(1 for _, _, same in timings if not same)
     time.sleep(args.settle)
     for server in servers:
         ledger.charge(server, None)
@@ -718,27 +566,7 @@ def pop3_part(args: argparse.Namespace, stack: ExitStack, tmp: Path) -> None:
             print(f"    note: {note}")
 
 
-# ---------------------------------------------------------------- output and main
-
-
-def _loop_name() -> str:
-    try:
-        import uvloop
-    except ImportError:
-        return "asyncio"
-    return f"uvloop {uvloop.__version__}"
-
-
-def ratio(a: float | None, b: float | None) -> str:
-    if a is None or not b:
-        return "-"
-    return f"{a / b:.2f}x"
-
-
-def micros(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    return f"{seconds * 1e3:.2f} ms" if seconds >= 0.01 else f"{seconds * 1e6:.0f} us"
+# ---------------------------------------------------------------- main
 
 
 def _ints(text: str) -> list[int]:
@@ -772,11 +600,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.seconds <= 0 or args.pop3_seconds <= 0 or args.rounds < 1:
         parser.error("--seconds and --pop3-seconds must be > 0, --rounds >= 1")
 
-    # SIGTERM unwinds like Ctrl-C, so the servers are stopped on the way out.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    started = time.perf_counter()
-    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    print(f"postel mail benchmark: {now}, {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    started = begin("mail")
     with ExitStack() as stack:
         # The Maildirs go under $TMPDIR: fsync costs what that file system makes it cost.
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="postel-mail-bench-")))
@@ -792,8 +616,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\ninterrupted; servers stopped", file=sys.stderr)
-        sys.exit(130)
+    run_main(main)
