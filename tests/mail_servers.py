@@ -67,7 +67,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -404,18 +404,8 @@ def _postfix(
                 [master, "-c", str(folder / "etc"), "-d"], cwd=folder, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
             )
 
-    proc, port = start_on_free_port(
-        f"postfix ({master})",
-        lambda: _free_port(HOST),
-        launch,
-        lambda proc, port: _wait_for_greeting(proc, port, b"220 ", b"QUIT\r\n", timeout, (log, out)),
-        lambda port: f"\nmain.cf:\n{(folder / 'etc' / 'main.cf').read_text()}",
-        MailPairError,
-    )
-    try:
-        yield proc, port
-    finally:
-        stop(proc)
+    with _greeting_daemon(f"postfix ({master})", launch, b"220 ", timeout, (log, out), folder / "etc" / "main.cf") as served:
+        yield served
 
 
 @contextmanager
@@ -439,12 +429,24 @@ def _dovecot(
                 [binary, "-F", "-c", str(conf)], cwd=folder, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
             )
 
+    with _greeting_daemon(f"dovecot ({binary})", launch, b"+OK", timeout, (log, out), conf) as served:
+        yield served
+
+
+@contextmanager
+def _greeting_daemon(
+    what: str, launch: Callable[[int, int], subprocess.Popen], greeting: bytes, timeout: float, logs: tuple[Path, ...], config: Path
+) -> Iterator[tuple[subprocess.Popen, int]]:
+    """``launch`` a mail daemon on a free port until it greets with ``greeting``; stopped on the way out.
+
+    A start that fails says what the daemon logged and the ``config`` it was given.
+    """
     proc, port = start_on_free_port(
-        f"dovecot ({binary})",
+        what,
         lambda: _free_port(HOST),
         launch,
-        lambda proc, port: _wait_for_greeting(proc, port, b"+OK", b"QUIT\r\n", timeout, (log, out)),
-        lambda port: f"\ndovecot.conf:\n{conf.read_text()}",
+        lambda proc, port: _wait_for_greeting(proc, port, greeting, b"QUIT\r\n", timeout, logs),
+        lambda port: f"\n{config.name}:\n{config.read_text()}",
         MailPairError,
     )
     try:

@@ -18,15 +18,11 @@ import datetime
 import email.utils
 import hashlib
 import http.client
-import os
 import random
 import re
-import select
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -39,10 +35,9 @@ import pytest
 
 from postel.protocols.http.server import SINK_PATH
 from postel.protocols.http.site import make_sample_site
+from tests.conftest import POSTEL
+from tests.processes import STOP_TIMEOUT, installed, postel_serve
 
-POSTEL = Path(sys.executable).with_name("postel")
-START_TIMEOUT = 20.0  # seconds for `postel serve http` to print its line
-STOP_TIMEOUT = 10.0
 CLIENT_TIMEOUT = 20  # seconds for one client command; each takes milliseconds
 ANNOUNCEMENT = re.compile(r"postel: http server on (?P<url>http://\S+/) serving (?P<what>.+) \(Ctrl-C stops\)")
 IMF_FIXDATE = re.compile(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT")
@@ -59,37 +54,13 @@ CURL_MODES = [pytest.param(["--http1.0"], "1.0", id="curl-http1.0"), pytest.para
 # ---------------------------------------------------------------- the server, as a subprocess
 
 
-def read_line(proc: subprocess.Popen, timeout: float) -> str:
-    """The first line on the server's stdout, without blocking past ``timeout``."""
-    deadline = time.monotonic() + timeout
-    line = b""
-    while not line.endswith(b"\n"):
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([proc.stdout], [], [], left)[0]:
-            raise AssertionError(f"postel serve printed no line within {timeout}s (so far: {line!r})")
-        chunk = os.read(proc.stdout.fileno(), 4096)
-        if not chunk:
-            proc.wait(STOP_TIMEOUT)
-            raise AssertionError(f"postel serve exited {proc.returncode} before serving: {proc.stderr.read().decode(errors='replace')}")
-        line += chunk
-    return line.decode().rstrip("\n")
-
-
 @contextlib.contextmanager
 def postel_serve_http(*args: str) -> Iterator[tuple[subprocess.Popen, str, str]]:
     """``postel serve http ARGS``; yields the process, its base URL and what it serves.  Killed on the way out, whatever happened."""
-    proc = subprocess.Popen([str(POSTEL), "serve", "http", *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
-    try:
-        line = read_line(proc, START_TIMEOUT)
+    with postel_serve("http", *args) as (proc, line):
         match = ANNOUNCEMENT.fullmatch(line)
         assert match, f"unexpected first line from postel serve http: {line!r}"
         yield proc, match["url"], match["what"]
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(STOP_TIMEOUT)
-        proc.stdout.close()
-        proc.stderr.close()
 
 
 @pytest.fixture(scope="module")
@@ -109,13 +80,7 @@ def base_url(site) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def curl() -> str:
-    path = shutil.which("curl")
-    if path is None:
-        reason = "curl is not installed (Debian/Ubuntu: apt-get install curl)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}: in CI this interop test must run, not skip (.ci/run installs curl)")
-        pytest.skip(reason)
-    return path
+    return installed("curl")
 
 
 # ---------------------------------------------------------------- reading what came back
@@ -439,7 +404,7 @@ def test_root_that_is_no_directory_exits_2_with_one_line(tmp_path, what):
     root = tmp_path / "nonexistent"
     if what == "file":
         root.write_text("not a folder\n")
-    proc = subprocess.run([str(POSTEL), "serve", "http", "--root", str(root)], capture_output=True, text=True, timeout=CLIENT_TIMEOUT)
+    proc = subprocess.run([POSTEL, "serve", "http", "--root", str(root)], capture_output=True, text=True, timeout=CLIENT_TIMEOUT)
     assert proc.returncode == 2, proc.stderr
     assert proc.stdout == ""
     assert "Traceback" not in proc.stderr
@@ -448,6 +413,6 @@ def test_root_that_is_no_directory_exits_2_with_one_line(tmp_path, what):
 
 
 def test_udp_port_is_for_time_only():
-    proc = subprocess.run([str(POSTEL), "serve", "http", "--udp-port", "3737"], capture_output=True, text=True, timeout=CLIENT_TIMEOUT)
+    proc = subprocess.run([POSTEL, "serve", "http", "--udp-port", "3737"], capture_output=True, text=True, timeout=CLIENT_TIMEOUT)
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == ["postel: --udp-port is for 'serve time' only"]

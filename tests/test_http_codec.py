@@ -15,7 +15,7 @@ from postel.protocols.http.events import ConnectionClosed, Data, EndOfMessage, R
 from postel.protocols.http.requirements import REQ
 from postel.protocols.http.strategies import mutated, requests
 from postel.protocols.http.targets import TargetError, parse_request_target
-from tests.helpers import feed_three_ways
+from tests.helpers import feed_three_ways, merge_data
 
 # (event, octets) pairs: the client writes the octets from the event and the
 # server reads the event back from them.
@@ -34,18 +34,8 @@ def test_requests_written_and_read_back(request_event, body, wire):
     assert written == wire
     expected = [request_event] + ([Data(body)] if body else []) + [EndOfMessage()]
     for events in feed_three_ways(lambda: Connection(SERVER), wire, NEED_DATA, eof=False):
-        merged = _merge_data(events)
+        merged = merge_data(events, Data)
         assert merged == expected
-
-
-def _merge_data(events):
-    out = []
-    for event in events:
-        if isinstance(event, Data) and out and isinstance(out[-1], Data):
-            out[-1] = Data(out[-1].data + event.data)
-        else:
-            out.append(event)
-    return out
 
 
 RESPONSE_CASES = [
@@ -72,7 +62,7 @@ def test_responses_written_and_read_back(method, response, body, wire):
         return codec
 
     for events in feed_three_ways(client, wire, NEED_DATA):
-        assert _merge_data(events) == [response] + ([Data(body)] if body else []) + [EndOfMessage(), ConnectionClosed()]
+        assert merge_data(events, Data) == [response] + ([Data(body)] if body else []) + [EndOfMessage(), ConnectionClosed()]
 
 
 def _read_request(wire: bytes):
@@ -214,7 +204,7 @@ def test_any_generated_request_round_trips(pair):
     request, body = pair
     client = Connection(CLIENT)
     wire = client.send(request) + (client.send(Data(body)) if body else b"") + client.send(EndOfMessage())
-    events = _merge_data(_read_request(wire))
+    events = merge_data(_read_request(wire), Data)
     assert events[0] == request
     assert events[-1] == EndOfMessage()
 

@@ -19,18 +19,16 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import POSTEL
-from tests.test_http_clients import STOP_TIMEOUT, read_line
+from tests.processes import START_TIMEOUT, STOP_TIMEOUT, postel_serve
 
-START_TIMEOUT = 20.0
 ANNOUNCEMENT = re.compile(r"postel: (?P<proto>smtp|pop3) server on (?P<url>\S+) .*\(Ctrl-C stops\)")
 URL = re.compile(r"(?P<scheme>smtp|pop3)://(?:(?P<user>[^:@/]+)(?::(?P<password>[^@/]+))?@)?(?P<host>[0-9.]+):(?P<port>[0-9]+)/")
 
 
 @contextlib.contextmanager
-def postel_serve(protocol: str, *args: str) -> Iterator[re.Match]:
-    proc = subprocess.Popen([POSTEL, "serve", protocol, "--port", "0", *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
-    try:
-        line = read_line(proc, START_TIMEOUT)
+def postel_serve_mail(protocol: str, *args: str) -> Iterator[re.Match]:
+    """``postel serve smtp|pop3 --port 0 ARGS``; yields its URL, parsed; on a clean way out, SIGTERM must stop it with exit 0."""
+    with postel_serve(protocol, "--port", "0", *args) as (proc, line):
         match = ANNOUNCEMENT.fullmatch(line)
         assert match and match["proto"] == protocol, f"unexpected first line: {line!r}"
         url = URL.fullmatch(match["url"])
@@ -38,17 +36,11 @@ def postel_serve(protocol: str, *args: str) -> Iterator[re.Match]:
         yield url
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(STOP_TIMEOUT) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(STOP_TIMEOUT)
-        proc.stdout.close()
-        proc.stderr.close()
 
 
 def test_mail_sent_to_serve_smtp_is_read_from_serve_pop3(tmp_path):
     args = ("--maildir", str(tmp_path / "new-folder"), "--user", "alice:s3cret-pw", "--domain", "example.test")
-    with postel_serve("smtp", *args) as smtp_url, postel_serve("pop3", *args) as pop3_url:
+    with postel_serve_mail("smtp", *args) as smtp_url, postel_serve_mail("pop3", *args) as pop3_url:
         assert pop3_url["user"] == "alice" and pop3_url["password"] is None  # given on the command line: not echoed
         with smtplib.SMTP(smtp_url["host"], int(smtp_url["port"]), timeout=10) as client:
             refused = client.sendmail("bob@example.test", ["alice@example.test"], b"Subject: hi\r\n\r\n.dot line\r\nend\r\n")
@@ -67,7 +59,7 @@ def test_mail_sent_to_serve_smtp_is_read_from_serve_pop3(tmp_path):
 
 
 def test_serve_pop3_without_arguments_serves_the_samples_with_a_generated_password():
-    with postel_serve("pop3") as url:
+    with postel_serve_mail("pop3") as url:
         assert url["user"] == "postel" and url["password"]
         pop = poplib.POP3(url["host"], int(url["port"]), timeout=10)
         try:

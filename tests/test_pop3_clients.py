@@ -14,9 +14,7 @@ installs curl), as in tests/test_http_clients.py.
 
 from __future__ import annotations
 
-import os
 import poplib
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +25,7 @@ from postel.protocols.mail.maildir import MailStore
 from postel.protocols.mail.samples import SAMPLE_MESSAGES
 from postel.protocols.pop3.server import Pop3Server
 from postel.serving import ServerThread
+from tests.processes import installed
 
 USER, PASSWORD = "postel", "s3cret-pw"
 TIMEOUT = 20  # seconds for one client command; each takes milliseconds
@@ -132,13 +131,7 @@ def test_poplib_apop_and_wrong_password(address):
 
 @pytest.fixture(scope="module")
 def curl() -> str:
-    path = shutil.which("curl")
-    if path is None:
-        reason = "curl is not installed"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}: in CI this interop test must run, not skip (.ci/run installs curl)")
-        pytest.skip(reason)
-    return path
+    return installed("curl")
 
 
 def run_curl(curl: str, *args: str) -> subprocess.CompletedProcess:

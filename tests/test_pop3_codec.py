@@ -14,27 +14,20 @@ from postel.protocols.pop3.events import (
 )
 from postel.protocols.pop3.requirements import REQ
 from postel.protocols.pop3.state import AUTHORIZATION, CLOSED, ERROR, INVALID_COMMAND, TRANSACTION, UPDATE, after_response
-from tests.helpers import drain as _drain
-from tests.helpers import feed_three_ways as _feed_three_ways
+from tests import helpers
 from tests.test_catalogs import CATALOG
 
 
 def drain(conn) -> list:
-    return _drain(conn, NEED_DATA)
+    return helpers.drain(conn, NEED_DATA)
 
 
 def feed_three_ways(make, data: bytes, eof: bool = True) -> list[list]:
-    return [merged(events) for events in _feed_three_ways(make, data, NEED_DATA, eof)]
+    return [merged(events) for events in helpers.feed_three_ways(make, data, NEED_DATA, eof=eof)]
 
 
 def merged(events):
-    out = []
-    for event in events:
-        if isinstance(event, Data) and out and isinstance(out[-1], Data):
-            out[-1] = Data(out[-1].data + event.data)
-        else:
-            out.append(event)
-    return out
+    return helpers.merge_data(events, Data)
 
 
 def cites(error: Exception, key: str) -> None:
@@ -368,18 +361,7 @@ def test_server_drop_in_transaction_is_closed_not_update():
 def test_server_refuses_a_bad_line_answers_it_and_goes_on(line, key):
     for chunks in ([line + b"NOOP\r\n"], [bytes([b]) for b in line + b"NOOP\r\n"]):
         server = greeted_server()
-        errors, events = [], []
-        for chunk in chunks:
-            server.receive_data(chunk)
-            while True:
-                try:
-                    event = server.next_event()
-                except RemoteProtocolError as error:
-                    errors.append(error)
-                    continue
-                if event is NEED_DATA:
-                    break
-                events.append(event)
+        events, errors = helpers.events_and_errors(server, chunks, NEED_DATA)
         assert len(errors) == 1, errors
         cites(errors[0], key)
         assert events == [Command(b"NOOP")]

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
-import os
-import shutil
 import smtplib
 import subprocess
 from collections.abc import Iterator
@@ -27,6 +25,7 @@ import pytest
 from postel.protocols.mail.maildir import MailStore
 from postel.protocols.smtp.server import SmtpServer, split_trace
 from postel.serving import ServerThread
+from tests.processes import installed
 
 TIMEOUT = 20
 USERS = {"postel": "pw", "alice": "pw2"}
@@ -53,16 +52,6 @@ def smtp(store: MailStore) -> Iterator[tuple[str, int]]:
 def delivered(store: MailStore, user: str = "postel") -> list[bytes]:
     box = store.mailbox(user)
     return [split_trace(box.read(key))[1] for key in box.keys()]
-
-
-def tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        reason = f"{name} is not installed (Debian package {name})"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}: in CI this interop test must run, not skip")
-        pytest.skip(reason)
-    return path
 
 
 # ---------------------------------------------------------------- smtplib
@@ -131,7 +120,7 @@ def test_smtplib_helo_verify_help_noop(smtp, store):
 
 def curl(smtp: tuple[str, int], *args: str) -> subprocess.CompletedProcess:
     host, port = smtp
-    return subprocess.run([tool("curl"), "-sS", "-v", f"smtp://{host}:{port}/client.example", *args], capture_output=True, timeout=TIMEOUT)
+    return subprocess.run([installed("curl"), "-sS", "-v", f"smtp://{host}:{port}/client.example", *args], capture_output=True, timeout=TIMEOUT)
 
 
 def test_curl_uploads_a_message(smtp, store, tmp_path):
@@ -163,7 +152,7 @@ def test_curl_vrfy(smtp):
 def swaks(smtp: tuple[str, int], *args: str) -> subprocess.CompletedProcess:
     host, port = smtp
     return subprocess.run(
-        [tool("swaks"), "--server", host, "--port", str(port), "--helo", "client.example", "--from", "sender@client.example", *args],
+        [installed("swaks"), "--server", host, "--port", str(port), "--helo", "client.example", "--from", "sender@client.example", *args],
         capture_output=True,
         timeout=TIMEOUT,
     )

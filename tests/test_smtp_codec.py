@@ -12,42 +12,21 @@ from postel.protocols.smtp.codec import CLIENT, NEED_DATA, PAUSED, SERVER, Conne
 from postel.protocols.smtp.events import Command, ConnectionClosed, EndOfData, MessageData, Reply, ehlo_keywords
 from postel.protocols.smtp.requirements import REQ
 from postel.protocols.smtp.state import GREETED, IN_DATA, IN_TRANSACTION, INITIALIZED, UNREADABLE
+from tests import helpers
 from tests.test_catalogs import CATALOG
 
 
 def drain(conn) -> list:
-    events = []
-    while (event := conn.next_event()) not in (NEED_DATA, PAUSED):
-        events.append(event)
-        if isinstance(event, ConnectionClosed):
-            break
-    return events
+    """Every event up to NEED_DATA, or PAUSED: a command that awaits its reply before more is read."""
+    return helpers.drain(conn, NEED_DATA, PAUSED)
 
 
-def feed_three_ways(make, data: bytes, need_data=NEED_DATA, eof: bool = True) -> list[list]:
-    """tests/helpers.py's feeding (whole, byte by byte, split in two), stopping at PAUSED as well as NEED_DATA."""
-    results = []
-    for chunks in ([data], [data[i : i + 1] for i in range(len(data))], [data[: len(data) // 2], data[len(data) // 2 :]]):
-        conn, events = make(), []
-        for chunk in chunks:
-            if chunk:
-                conn.receive_data(chunk)
-                events += drain(conn)
-        if eof and not (events and isinstance(events[-1], ConnectionClosed)):
-            conn.receive_data(b"")
-            events += drain(conn)
-        results.append(events)
-    return results
+def feed_three_ways(make, data: bytes, eof: bool = True) -> list[list]:
+    return helpers.feed_three_ways(make, data, NEED_DATA, PAUSED, eof=eof)
 
 
 def merged(events):
-    out = []
-    for event in events:
-        if isinstance(event, MessageData) and out and isinstance(out[-1], MessageData):
-            out[-1] = MessageData(out[-1].data + event.data)
-        else:
-            out.append(event)
-    return out
+    return helpers.merge_data(events, MessageData)
 
 
 def in_data_server(body_wire: bytes = b"", **limits) -> Connection:
@@ -112,7 +91,7 @@ COMMAND_CASES = [
 def test_commands_written_and_read_back(command, wire):
     client = Connection(CLIENT)
     assert client.send(command) == wire
-    for events in feed_three_ways(lambda: Connection(SERVER), wire, NEED_DATA):
+    for events in feed_three_ways(lambda: Connection(SERVER), wire):
         assert events[0] == command and events[0].path == command.path and events[0].params == command.params
         # after DATA the server pauses until it has replied, so EOF is not read yet
         assert events[1:] == ([] if command.verb == b"DATA" else [ConnectionClosed()])
@@ -227,7 +206,7 @@ REPLY_CASES = [
 def test_replies_written_and_read_back(reply, wire):
     server = Connection(SERVER)
     assert server.send(reply) == wire  # the greeting slot takes any reply
-    for events in feed_three_ways(lambda: Connection(CLIENT), wire, NEED_DATA):
+    for events in feed_three_ways(lambda: Connection(CLIENT), wire):
         assert events == [reply, ConnectionClosed()]
 
 
@@ -352,7 +331,7 @@ def test_dot_stuffing_both_ways(body, wire):
     written = client.send(MessageData(body)) + client.send(EndOfData())
     assert written == wire
     expected = ([MessageData(body)] if body else []) + [EndOfData()]
-    for events in feed_three_ways(lambda: in_data_server(), wire, NEED_DATA, eof=False):
+    for events in feed_three_ways(lambda: in_data_server(), wire, eof=False):
         assert merged(events) == expected
 
 
@@ -379,18 +358,8 @@ def test_998_octet_lines_are_accepted_and_999_refused():
     for split in (None, 1):
         server = in_data_server()
         wire = b"ok\r\n" + b"x" * 999 + b"\r\nmore\r\n.\r\nNOOP\r\n"
-        events, errors = [], []
-        for chunk in [wire] if split is None else [wire[i : i + 1] for i in range(len(wire))]:
-            server.receive_data(chunk)
-            while True:
-                try:
-                    event = server.next_event()
-                except RemoteProtocolError as error:
-                    errors.append(error)
-                    continue
-                if event is NEED_DATA:
-                    break
-                events.append(event)
+        chunks = [wire] if split is None else [wire[i : i + 1] for i in range(len(wire))]
+        events, errors = helpers.events_and_errors(server, chunks, NEED_DATA)
         assert merged(events) == [MessageData(b"ok\r\n"), EndOfData(), Command(b"NOOP")]
         assert [(e.requirement, e.reply_hint) for e in errors] == [(REQ["text_line_length"], 500)]
 

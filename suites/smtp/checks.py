@@ -127,10 +127,15 @@ def raise_inconclusive(reason: str) -> None:
     raise Inconclusive(reason)
 
 
-def open_transaction(client: SmtpClient, target: Target, rcpt: str, params: dict[bytes, bytes | None] | None = None) -> None:
-    """MAIL and RCPT accepted, or the test is inconclusive (the server refuses our envelope for its own reasons)."""
+def start_mail(client: SmtpClient, target: Target, params: dict[bytes, bytes | None] | None = None) -> None:
+    """MAIL accepted, or the test is inconclusive (the server refuses our sender for its own reasons)."""
     if client.mail(sender(target), params).code // 100 != 2:
         raise_inconclusive(f"MAIL was refused ({client.log[-1].describe()}); set --target-option sender=")
+
+
+def open_transaction(client: SmtpClient, target: Target, rcpt: str, params: dict[bytes, bytes | None] | None = None) -> None:
+    """MAIL and RCPT accepted, or the test is inconclusive (the server refuses our envelope for its own reasons)."""
+    start_mail(client, target, params)
     if client.rcpt(rcpt).code // 100 != 2:
         raise_inconclusive(f"RCPT was refused ({client.log[-1].describe()}); set --target-option recipient=")
 
@@ -300,6 +305,13 @@ def first_difference(sent: bytes, stored: bytes) -> str:
         if a != b:
             return f"line {i + 1} of the message: sent {a[:120]!r}, stored {b[:120]!r}"
     return f"sent {len(sent)} octets, the stored copy ends differently ({stored[-120:]!r})"
+
+
+def expect_delivered_whole(expect: Expect, target: Target, marker: str, content: bytes, requirement: str, expected: str) -> None:
+    """The copy delivered to ``maildir`` ends with ``content`` as it was sent (line ends aside): nothing cut or changed."""
+    stored = stored_copy(expect, target, marker)
+    sent = as_stored(stored, content)
+    expect.must(stored.endswith(sent), requirement, expected=[expected], actual=first_difference(sent, stored))
 
 
 def trace_head(stored: bytes, content: bytes) -> bytes | None:
