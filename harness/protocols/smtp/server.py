@@ -74,7 +74,19 @@ FAULTS = frozenset({
     "no_received",  # no Received trace field
     "reply_before_fsync",  # answers 250 to the final dot first, writes the message a second later
     "crash_after_fsync",  # os._exit(70) once the message is written, before the 250 (crash tests only)
+    "size_limit_off_by_one",  # MAIL SIZE= exactly the advertised limit gets 552
+    "size_cuts_data",  # stores only the first SIZE= octets of a message declared smaller than it is
+    "holds_grouped_replies",  # replies to a pipelined group ending in MAIL/RCPT/RSET wait for a later command
+    "holds_replies_behind_partial_input",  # no reply is sent while part of a command line is still unread
+    "few_recipients",  # RCPT beyond the 50th of a transaction gets 452
+    "postmaster_case_sensitive",  # only "Postmaster" and "postmaster" are the reserved mailbox
+    "received_without_from",  # the Received field has no FROM clause
+    "received_obsolete_date",  # the Received field's date has a two-digit year and "GMT" (obs- forms)
+    "mail_keeps_recipients",  # MAIL (and the end of data) leave the forward-path buffer as it was; only RSET/EHLO clear it
+    "drops_input_after_error",  # the input read together with an unrecognized command line is thrown away
 })
+FEW_RECIPIENTS = 50  # the "few_recipients" fault's limit, under the 100 RCPTs 4.5.3.1.8 requires
+GROUPED_VERBS = (b"MAIL", b"RCPT", b"RSET")  # RFC 2920 3.2: replies a server may buffer "so they can sent as a unit"
 
 
 def split_trace(message: bytes) -> tuple[bytes, bytes]:
@@ -164,6 +176,10 @@ class SmtpServer:
         protocol = b"ESMTP" if session.esmtp else b"SMTP"
         # date-time of RFC 5322, local time with an explicit offset (4.4: "SHOULD use explicit offsets")
         date = email.utils.format_datetime(datetime.datetime.now().astimezone()).encode()
+        if "received_obsolete_date" in self.faults:
+            date = datetime.datetime.now(datetime.timezone.utc).strftime("%a, %d %b %y %H:%M:%S GMT").encode()
+        if "received_without_from" in self.faults:
+            return reverse + b"Received: by %s with %s id %s;\r\n\t%s\r\n" % (self._hostname, protocol, mail_id, date)
         return reverse + b"Received: from %s\r\n\tby %s with %s id %s;\r\n\t%s\r\n" % (from_domain, self._hostname, protocol, mail_id, date)
 
     def deliver(self, boxes: list[Maildir], message: bytes) -> None:
@@ -195,11 +211,13 @@ class _SmtpSession(asyncio.Protocol):
         self.helo: bytes | None = None
         self.esmtp = False
         self.reverse_path: bytes | None = None
+        self.declared_size: int | None = None  # MAIL ... SIZE= (only the "size_cuts_data" fault uses it)
         self.recipients: list[tuple[bytes, str | None]] = []  # (mailbox, the store's user or None for an open relay)
         self.rcpt_tried = 0
         self.data = bytearray()
         self.data_error: RemoteProtocolError | None = None
         # flow
+        self.batch_verbs: list[bytes] = []  # the commands answered since the last write (the "holds_*" faults)
         self.out: list[bytes] = []  # replies produced by this batch of input, written together
         self.out_size = 0
         self.busy = False  # a delivery is in flight: read nothing, answer nothing more until it is answered
@@ -273,7 +291,10 @@ class _SmtpSession(asyncio.Protocol):
                     self.data_error = self.data_error or error  # answered after <CRLF>.<CRLF>
                 else:
                     self._progress()
+                    self.batch_verbs.append(b"")  # a refused line: not one of the replies 2920 lets a server group
                     self._send(R.refusal(error))
+                    if "drops_input_after_error" in self.faults:
+                        self.codec._buffer.clear()  # the deviation: pipelined input after a refused line is lost
                 continue
             if event is NEED_DATA or event is PAUSED:
                 break
@@ -290,7 +311,18 @@ class _SmtpSession(asyncio.Protocol):
                     self._flush()  # a batch of pipelined HELPs must not pile up replies: pause_writing stops the loop
             elif isinstance(event, ConnectionClosed):
                 self._close()  # "as if a QUIT had been received" (4.1.1.5), no reply to send
+        if self._holding():
+            return
         self._flush()
+
+    def _holding(self) -> bool:
+        """The "holds_*" faults: replies kept back although the input read so far is used up (RFC 2920 3.2)."""
+        if self.closing or not self.out:
+            return False
+        if "holds_replies_behind_partial_input" in self.faults and self.codec.buffered and not self.codec.in_data:
+            return True
+        verbs = self.batch_verbs
+        return "holds_grouped_replies" in self.faults and len(verbs) > 1 and all(v in GROUPED_VERBS for v in verbs)
 
     def _set_reading(self) -> None:
         if self.transport is None or self.transport.is_closing():
@@ -321,6 +353,7 @@ class _SmtpSession(asyncio.Protocol):
     # ---------------------------------------------------------------- answering
 
     def _answer(self, command: Command) -> None:
+        self.batch_verbs.append(command.verb.upper())
         handler: Callable[[Command], None] = getattr(self, "_" + command.verb.decode().lower())
         handler(command)
 
@@ -345,8 +378,9 @@ class _SmtpSession(asyncio.Protocol):
         refused = self._mail_parameters(command)
         if refused is not None:
             return self._send(refused)
-        self._reset()
+        self._reset(keep_recipients="mail_keeps_recipients" in self.faults)
         self.reverse_path = command.mailbox  # the source route is stripped (4.1.1.3), never copied (3.6.1)
+        self.declared_size = next((int(v) for k, v in command.params if k == b"SIZE" and v is not None), None)
         self._send(R.R250_SENDER_OK(command.path or b""))
 
     def _mail_parameters(self, command: Command) -> Reply | None:
@@ -363,6 +397,8 @@ class _SmtpSession(asyncio.Protocol):
                     return R.R501_PARAMETER
                 if int(value) > self.server.max_message_size and "ignores_size" not in self.faults:
                     return R.R552_SIZE_EXCEEDED  # RFC 1870 6.1
+                if int(value) == self.server.max_message_size and "size_limit_off_by_one" in self.faults:
+                    return R.R552_SIZE_EXCEEDED
             elif value is None or value.upper() not in _BODY_VALUES:
                 return R.R555_PARAMETER(keyword + b"=" + (value or b""))  # BINARYMIME and others are not implemented
         return None
@@ -373,9 +409,13 @@ class _SmtpSession(asyncio.Protocol):
         if command.params:
             return self._send(R.R555_PARAMETER(command.params[0][0]))  # no extension offers an RCPT parameter
         self.rcpt_tried += 1
-        if len(self.recipients) >= self.server.max_recipients:
+        limit = FEW_RECIPIENTS if "few_recipients" in self.faults else self.server.max_recipients
+        if len(self.recipients) >= limit:
             return self._send(R.R452_TOO_MANY_RECIPIENTS)
         mailbox = _canonical(command.mailbox or b"")
+        local = mailbox.rpartition(b"@")[0] or mailbox
+        if "postmaster_case_sensitive" in self.faults and local.lower() == b"postmaster" and local not in (b"Postmaster", b"postmaster"):
+            return self._send(R.R550_NO_SUCH_USER(mailbox))
         verdict = self.server.store.accepts(mailbox)
         if verdict == "local":
             self.recipients.append((mailbox, self.server.store.mailbox_for(mailbox)))
@@ -433,8 +473,10 @@ class _SmtpSession(asyncio.Protocol):
         self._send(R.closing(self.host))  # "MUST send a "221 OK" reply, and then close" (4.1.1.10)
         self._close()
 
-    def _reset(self) -> None:
-        self.reverse_path, self.recipients, self.rcpt_tried = None, [], 0
+    def _reset(self, *, keep_recipients: bool = False) -> None:
+        """Clear the reverse-path, forward-path and mail data buffers (``keep_recipients``: the fault's deviation)."""
+        recipients = self.recipients if keep_recipients else []
+        self.reverse_path, self.recipients, self.rcpt_tried, self.declared_size = None, recipients, 0, None
         self.data, self.data_error = bytearray(), None
 
     # ---------------------------------------------------------------- the final dot
@@ -447,10 +489,12 @@ class _SmtpSession(asyncio.Protocol):
         data = bytes(self.data)
         if "no_dot_unstuffing" in self.faults:
             data = _restuff(data)
+        if "size_cuts_data" in self.faults and self.declared_size is not None:
+            data = data[: self.declared_size]  # the declared size taken as the end of the content (RFC 1870 6)
         mail_id = secrets.token_hex(8).encode()
         boxes = [self.server.store.mailbox(user) for user in dict.fromkeys(u for _, u in self.recipients if u is not None)]
         message = self.server.trace(self, mail_id) + data
-        self._reset()
+        self._reset(keep_recipients="mail_keeps_recipients" in self.faults)
         if "reply_before_fsync" in self.faults:
             self._send(R.R250_DELIVERED(mail_id))
             self.loop.call_later(REPLY_BEFORE_FSYNC_LAG, lambda: self.loop.run_in_executor(None, self.server.deliver, boxes, message))
@@ -494,6 +538,7 @@ class _SmtpSession(asyncio.Protocol):
         if not self.out:
             return
         out, self.out, self.out_size = self.out, [], 0
+        self.batch_verbs = []
         if "pipelining_out_of_order" in self.faults:
             out.reverse()
         if self.transport is not None and not self.transport.is_closing():
