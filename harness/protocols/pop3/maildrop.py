@@ -93,6 +93,13 @@ SESSION_FAULTS = frozenset({
     "stat_list_mismatch",  # STAT's octets count 3 more per message than LIST's sizes
     "deleted_still_listed",  # a DELE'd message is still counted by STAT and listed by LIST and UIDL
     "no_login_delay",  # a failed login is answered at once
+    "stat_not_decimal",  # STAT gives the maildrop's octets in hexadecimal ("+OK 2 0x140")
+    "uidl_with_extra",  # UIDL's listing lines carry the size after the unique-id ("1 key 320")
+    "no_noop",  # NOOP is answered as an unknown command
+    "quit_keeps_connection",  # QUIT in the TRANSACTION state updates and says +OK, but leaves the connection open
+    "implementation_without_tokens",  # CAPA says "IMPLEMENTATION" with no argument
+    "expire_shrinks_after_login",  # CAPA says "EXPIRE NEVER" before login and "EXPIRE 0" after it
+    "expire_not_days",  # CAPA says "EXPIRE 1w": a retention period that is neither days nor NEVER
 })
 
 _NUMBER = re.compile(rb"[0-9]{1,10}")  # RFC 1939 4: message-numbers and sizes "are expressed in base-10"
@@ -165,6 +172,8 @@ class Pop3Session:
         if self.state is AUTHORIZATION and verb not in (b"PASS", b"USER", b"APOP"):
             # PASS comes "immediately after a successful USER command" (rfc1939/7/25): anything between forgets the name.
             self.user = None
+        if verb == b"NOOP" and "no_noop" in self.faults:
+            return _err(b"unknown command")
         handler = _COMMANDS.get(self.state, {}).get(verb)
         if handler is not None:
             return handler(self, args)
@@ -264,6 +273,8 @@ class Pop3Session:
         octets = sum(m.size for m in listed)
         if "stat_list_mismatch" in self.faults:
             octets += 3 * len(listed)  # as if each message's ".\r\n" terminator were part of it
+        if "stat_not_decimal" in self.faults:
+            return Reply(True, b"%d 0x%x" % (len(listed), octets))
         # "+OK" SP count SP octets -- rfc1939/5/7
         return Reply(True, b"%d %d" % (len(listed), octets))
 
@@ -344,7 +355,8 @@ class Pop3Session:
             return Reply(True, b"%d %s" % (number, self._uid(message)))
         # "A unique-id listing consists of the message-number of the message, followed by a single space
         # and the unique-id of the message." -- rfc1939/7/11
-        body = b"".join(b"%d %s\r\n" % (n, self._uid(m)) for n, m in self._numbered())
+        extra = "uidl_with_extra" in self.faults
+        body = b"".join(b"%d %s%s\r\n" % (n, self._uid(m), b" %d" % m.size if extra else b"") for n, m in self._numbered())
         return Reply(True, b"unique-id listing follows", body=body)
 
     def _quit_transaction(self, args: tuple[bytes, ...]) -> Reply:
@@ -374,7 +386,8 @@ class Pop3Session:
             # "If there is an error ... the maildrop may result in having some or none of the messages
             # marked as deleted be removed." -- rfc1939/6/5; the status says so.
             return Reply(False, b"some deleted messages not removed", b"SYS/TEMP", close=True)
-        return Reply(True, b"postel POP3 server signing off (%d messages left)" % left, close=True)
+        close = "quit_keeps_connection" not in self.faults
+        return Reply(True, b"postel POP3 server signing off (%d messages left)" % left, close=close)
 
     # ---------------------------------------------------------------- both states
 
@@ -391,7 +404,18 @@ class Pop3Session:
             return _err(b"CAPA takes no argument")
         # "An +OK response is followed by a list of capabilities, one per line." -- rfc2449/5/8; the same list
         # in both states (rfc2449/5/3).
-        return Reply(True, b"capability list follows", body=b"".join(c + b"\r\n" for c in CAPABILITIES))
+        return Reply(True, b"capability list follows", body=b"".join(c + b"\r\n" for c in self._capabilities()))
+
+    def _capabilities(self) -> tuple[bytes, ...]:
+        """CAPABILITIES, or a fault's version of them."""
+        found = CAPABILITIES
+        if "implementation_without_tokens" in self.faults:
+            found = tuple(b"IMPLEMENTATION" if c.startswith(b"IMPLEMENTATION ") else c for c in found)
+        if "expire_not_days" in self.faults:
+            found = tuple(b"EXPIRE 1w" if c.startswith(b"EXPIRE ") else c for c in found)
+        if "expire_shrinks_after_login" in self.faults and self.state is TRANSACTION:
+            found = tuple(b"EXPIRE 0" if c.startswith(b"EXPIRE ") else c for c in found)  # smaller than NEVER
+        return found
 
     # ---------------------------------------------------------------- helpers
 

@@ -58,6 +58,7 @@ WIRE_FAULTS = frozenset({
     "unterminated_multiline",  # RETR's body is not followed by ".\r\n"
     "wrong_multiline_termination",  # multi-line responses but CAPA's end with ".\n" instead of ".\r\n"
     "err_without_space",  # "-ERRno such message": no space between the status and the text
+    "noop_without_cr",  # NOOP's "+OK" ends with a bare LF
 })
 FAULTS = WIRE_FAULTS | SESSION_FAULTS
 
@@ -240,6 +241,8 @@ class _Pop3Connection(asyncio.Protocol):
         status = self.codec.send(Response(reply.ok, reply.text, reply.code))
         if not reply.ok and "err_without_space" in self.faults:
             status = status.replace(b"-ERR ", b"-ERR", 1)
+        if "noop_without_cr" in self.faults and command is not None and command.verb.upper() == b"NOOP":
+            status = status[: -len(b"\r\n")] + b"\n"
         if not (reply.ok and reply.body is not None):
             self._write(status)
             self._after(reply)
