@@ -35,10 +35,9 @@ from postel.protocols.http.server import FAULTS, HttpServer
 from postel.protocols.http.site import SECRET_NAME, SECRET_TEXT, make_sample_site
 from postel.serving import ServerThread
 from tests import runs
-from tests.runs import output, results_of, row_verdicts
+from tests.runs import assert_all_settled, assert_caught, assert_harness_did_not_break, results_of, row_verdicts
 
 RUN_LIMIT = 240  # seconds; a run that takes longer is hanging
-SETTLED = {"pass", "not-applicable"}
 SLOW_LIMIT = HttpServer.head_timeout + 3  # the reference drops a slowloris peer after head_timeout
 NOT_SLOWLORIS = "not slow_request"  # test_a_slow_request_is_timed_out waits out SLOW_LIMIT; no fault is about timeouts
 
@@ -60,17 +59,10 @@ def site_options(timeout: str) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Caught:
-    """How a fault must show up: the requirement it breaks, and what the failure says."""
+class Caught(runs.Caught):
+    """tests/runs.py's Caught, with the target option a fault's run needs."""
 
-    requirement: str
-    also: tuple[str, ...] = ()  # other requirements the same fault rightly breaks
-    diagnosis: tuple[str, ...] = ()  # words the failure's "actual" must contain
     timeout: str = "2"  # the target option "timeout" (seconds per exchange)
-
-    @property
-    def failing(self) -> set[str]:
-        return {self.requirement, *self.also}
 
 
 CAUGHT = {
@@ -163,27 +155,6 @@ def postel_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     return runs.postel_run(tmp_path, *args, limit=RUN_LIMIT)
 
 
-def failures(results: dict, requirements: set[str]) -> list[str]:
-    """Which test failed each of ``requirements``, and what it saw: the message an unexpected failure needs."""
-    lines = []
-    for test in results["tests"]:
-        for rid, verdict in test["requirements"].items():
-            if verdict == "fail" and rid in requirements:
-                actual = (test["failure"] or {}).get("actual") if (test["failure"] or {}).get("requirement") == rid else test["message"]
-                lines.append(f"{rid}  {test['test_id']}\n    actual: {str(actual)[:300]}")
-    return lines
-
-
-def assert_harness_did_not_break(proc: subprocess.CompletedProcess, results: dict, thread: ServerThread | None = None) -> None:
-    assert "Traceback" not in proc.stdout + proc.stderr, output(proc)
-    assert "INTERNALERROR" not in proc.stdout, output(proc)
-    errors = [(t["test_id"], t["message"][-800:]) for t in results["tests"] if t["verdict"] == "error"]
-    assert not errors, f"harness errors in {errors}\n{output(proc)}"
-    if thread is not None:
-        # A fault switch that crashes the server proves nothing about the check that then "fails".
-        assert not thread.errors, f"the server raised: {thread.errors}"
-
-
 # ---------------------------------------------------------------- each fault is caught
 
 
@@ -198,50 +169,13 @@ def test_fault_fails_the_requirement_it_breaks(fault, tmp_path):
     with serve(fault) as (url, thread):
         proc = postel_run(tmp_path, url, *site_options(caught.timeout), "-k", NOT_SLOWLORIS)
     results = results_of(tmp_path)
-    assert_harness_did_not_break(proc, results, thread)
+    assert_harness_did_not_break(proc, results, [thread])
     assert results["target"]["url"] == url and not results["target"]["reference"], results["target"]
     assert {t["service"] for t in results["tests"]} == {"http"}
-
-    assert proc.returncode == 1, output(proc)
-    assert results["gate"]["exit_code"] == 1
-    assert caught.requirement in {e["requirement"] for e in results["gate"]["new_failures"]}
-
-    # The per-requirement rows: this fault's requirements fail, and nothing else does.
-    rows = row_verdicts(results)
-    assert rows[caught.requirement] == "fail", rows
-    failed = {rid for rid, verdict in rows.items() if verdict == "fail"}
-    unexpected = failed - caught.failing
-    assert not unexpected, "failed beyond the fault's requirements:\n" + "\n".join(failures(results, unexpected))
-    assert failed == caught.failing, f"listed in CAUGHT but not failed: {sorted(caught.failing - failed)}"
-
-    # A test record says which sentence broke, with what was seen.
-    named = [
-        t
-        for t in results["tests"]
-        if t["requirements"].get(caught.requirement) == "fail" and (t["failure"] or {}).get("requirement") == caught.requirement
-    ]
-    assert named, [(t["test_id"], t["requirements"], t["failure"]) for t in results["tests"]]
-    actuals = [t["failure"]["actual"] for t in named]
-    assert any(all(word in actual for word in caught.diagnosis) for actual in actuals), actuals
-
-    # The summary printed last names the requirement on a FAIL line.
-    summary = proc.stdout.rsplit("\ntarget: ", 1)[-1]
-    assert re.search(rf"^\s*FAIL\s+{re.escape(caught.requirement)}\s", summary, re.MULTILINE), output(proc)
-    assert re.search(r"^postel: exit 1: ", summary, re.MULTILINE), output(proc)
+    assert_caught(proc, results, caught)
 
 
 # ---------------------------------------------------------------- the reference passes
-
-
-def assert_all_settled(proc: subprocess.CompletedProcess, results: dict) -> None:
-    rows = row_verdicts(results)
-    failed = {rid for rid, verdict in rows.items() if verdict == "fail"}
-    assert not failed, "the reference fails:\n" + "\n".join(failures(results, failed))
-    assert proc.returncode == 0, output(proc)
-    verdicts = {t["test_id"]: t["verdict"] for t in results["tests"]}
-    assert set(verdicts.values()) <= SETTLED, {k: v for k, v in verdicts.items() if v not in SETTLED}
-    assert set(rows.values()) <= SETTLED | {"not-tested"}, {k: v for k, v in rows.items() if v not in SETTLED | {"not-tested"}}
-    assert "pass" in verdicts.values()
 
 
 @pytest.mark.slow
@@ -250,7 +184,7 @@ def test_the_server_without_a_fault_passes_as_a_third_party_target(tmp_path):
     with serve() as (url, thread):
         proc = postel_run(tmp_path, url, *site_options("2"))
     results = results_of(tmp_path)
-    assert_harness_did_not_break(proc, results, thread)
+    assert_harness_did_not_break(proc, results, [thread])
     assert results["target"]["url"] == url and not results["target"]["reference"], results["target"]
     assert_all_settled(proc, results)
     rows = row_verdicts(results)
@@ -262,12 +196,7 @@ def test_the_server_without_a_fault_passes_as_a_third_party_target(tmp_path):
 
 @pytest.mark.slow
 def test_the_embedded_reference_passes(tmp_path):
-    proc = postel_run(tmp_path, "http://reference")
-    results = results_of(tmp_path)
-    assert_harness_did_not_break(proc, results)
-    assert results["target"]["reference"]
-    assert {t["service"] for t in results["tests"]} == {"http"}
-    assert_all_settled(proc, results)
+    runs.assert_the_embedded_reference_passes(tmp_path, "http", limit=RUN_LIMIT)
 
 
 # ---------------------------------------------------------------- every fault has a proof
