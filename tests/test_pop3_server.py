@@ -1,4 +1,4 @@
-"""The reference POP3 server, over real loopback sockets, and its session logic without them.
+"""The reference POP3 server over real loopback sockets.
 
 Why raw sockets first: the suites judge the server with postel's own codec,
 and a codec and a server written together can share a misreading.  The
@@ -6,46 +6,32 @@ socket tests here read the server's octets with a few lines of their own
 (``Raw``), so what they check is the wire, not the codec's opinion of it;
 the tests at the end go through the reference client as a user would.
 
-The session tests (``Pop3Session``) walk the rules of RFC 1939 4 to 7 one
-command at a time, with no socket and no clock.  The fault tests prove that
-each switch in ``FAULTS`` changes exactly what its name says, so a suite
-check that "catches" a fault is not catching some other breakage.
-
-RETR and TOP are read from the file in chunks (``maildrop.CHUNK_SIZE``); the
-chunk tests shrink it to a few octets so that every kind of cut -- after a
-CRLF before a "." line, inside a long line, at the header's blank line --
-is crossed, sans-I/O and over a socket.
+The fault tests prove that each switch in ``FAULTS`` changes exactly what
+its name says, so a suite check that "catches" a fault is not catching some
+other breakage.  The session logic without sockets is in
+tests/test_pop3_session.py, RETR and TOP in chunks in
+tests/test_pop3_streaming.py, the shared fixtures in tests/pop3_kit.py.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import re
 import socket
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
 from postel.protocols.errors import RemoteProtocolError
 from postel.protocols.mail.maildir import MailStore, MaildropLocked
-from postel.protocols.mail.samples import SAMPLE_MESSAGES, seed
-from postel.protocols.pop3 import maildrop
+from postel.protocols.mail.samples import SAMPLE_MESSAGES
 from postel.protocols.pop3.client import Pop3Client, Pop3Error
-from postel.protocols.pop3.codec import NEED_DATA, SERVER, Connection
-from postel.protocols.pop3.events import Command, Data, EndOfMultiline, Response, apop_digest
-from postel.protocols.pop3.maildrop import CAPABILITIES, CHUNK_SIZE, MessageReader, Pop3Session, top_of_message
+from postel.protocols.pop3.events import Command
+from postel.protocols.pop3.maildrop import CAPABILITIES, CHUNK_SIZE, top_of_message
 from postel.protocols.pop3.server import FAULTS, Pop3Server
-from postel.protocols.pop3.state import AUTHORIZATION, CLOSED, TRANSACTION
-from postel.serving import ServerThread
 
-USER, PASSWORD = "postel", "correct horse"  # a space: PASS keeps it (RFC 1939 7)
-OTHER, OTHER_PASSWORD = "other", "s3cret"
-LOGIN_DELAY = 0.4  # small, so the failed-login tests stay quick; measured loosely (>= half)
-TIMEOUT = 10.0  # every socket read; nothing here should take more than milliseconds but the delays
-GREETING = re.compile(rb"\+OK POP3 postel ready (<[0-9]+\.[0-9]+\.[0-9]+@postel\.test>)")
+
+from tests.pop3_kit import wait_for_unlock, GREETING, LOGIN_DELAY, OTHER, OTHER_PASSWORD, PASSWORD, TIMEOUT, USER, Raw, serve, server, store, stored, unstuff  # noqa: F401 (fixtures)
 
 # What the contract fixes: the suites helper names these switches.
 CONTRACT_FAULTS = {
@@ -53,102 +39,6 @@ CONTRACT_FAULTS = {
     "uidl_changes", "err_without_space", "stat_list_mismatch", "deleted_still_listed", "no_login_delay",
 }
 
-
-# ---------------------------------------------------------------- fixtures
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> MailStore:
-    store = MailStore(tmp_path / "mail", users={USER: PASSWORD, OTHER: OTHER_PASSWORD})
-    seed(store.mailbox(USER))
-    return store
-
-
-@pytest.fixture
-def serve(store: MailStore) -> Iterator[Callable[..., ServerThread]]:
-    """Start a Pop3Server on ``store`` (keyword arguments as Pop3Server's); all are stopped at the end."""
-    threads: list[ServerThread] = []
-
-    def start(**kwargs) -> ServerThread:
-        kwargs.setdefault("login_delay", LOGIN_DELAY)
-        thread = ServerThread(Pop3Server(store, **kwargs), "pop3").start()
-        threads.append(thread)
-        return thread
-
-    yield start
-    for thread in threads:
-        thread.stop()
-        thread.check()  # an exception inside the server fails the test that met it
-
-
-@pytest.fixture
-def server(serve) -> ServerThread:
-    return serve()
-
-
-class Raw:
-    """A POP3 peer made of a socket and a readline: nothing of postel's codec."""
-
-    def __init__(self, address: tuple[str, int]) -> None:
-        self.sock = socket.create_connection(address, timeout=TIMEOUT)
-        self.file = self.sock.makefile("rb")
-        self.greeting = self.line()
-
-    def line(self) -> bytes:
-        """One line, which must end with CRLF; returned without it."""
-        raw = self.file.readline(4096)
-        assert raw.endswith(b"\r\n"), f"line not ended by CRLF: {raw!r}"
-        return raw[:-2]
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def cmd(self, line: bytes) -> bytes:
-        self.send(line + b"\r\n")
-        return self.line()
-
-    def body(self) -> list[bytes]:
-        """The lines of a multi-line body as sent (still byte-stuffed), up to the "." line."""
-        lines = []
-        while (line := self.line()) != b".":
-            lines.append(line)
-        return lines
-
-    def multi(self, line: bytes) -> tuple[bytes, list[bytes]]:
-        status = self.cmd(line)
-        assert status.startswith(b"+OK"), status
-        return status, self.body()
-
-    def login(self, user: str = USER, password: str = PASSWORD) -> bytes:
-        assert self.cmd(b"USER " + user.encode()).startswith(b"+OK")
-        return self.cmd(b"PASS " + password.encode())
-
-    def closed(self) -> bool:
-        """Whether the server closed (EOF) without sending anything more."""
-        try:
-            return self.file.read(1) == b""
-        except ConnectionResetError:
-            return True
-
-    def close(self) -> None:
-        self.file.close()
-        self.sock.close()
-
-    def __enter__(self) -> "Raw":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def unstuff(lines: list[bytes]) -> bytes:
-    """RFC 1939 3, the client's rule: strip the first "." of a line that starts with one."""
-    return b"".join((line[1:] if line.startswith(b".") else line) + b"\r\n" for line in lines)
-
-
-def stored(store: MailStore, n: int) -> bytes:
-    box = store.mailbox(USER)
-    return box.read(box.keys()[n - 1])
 
 
 # ---------------------------------------------------------------- greeting, login
@@ -218,21 +108,9 @@ def test_a_second_session_gets_in_use_and_gets_in_once_the_first_quits(server):
 def test_a_dropped_session_releases_the_lock(server, store):
     with Raw(server.server.address) as raw:
         assert raw.login().startswith(b"+OK")
-    _wait_for_unlock(store)
+    wait_for_unlock(store)
     with Raw(server.server.address) as raw:
         assert raw.login().startswith(b"+OK")
-
-
-def _wait_for_unlock(store: MailStore, user: str = USER) -> None:
-    """The server releases the lock when it sees the connection go, a moment after the client closed."""
-    deadline = time.monotonic() + TIMEOUT
-    while True:
-        try:
-            store.mailbox(user).lock().release()
-            return
-        except MaildropLocked:
-            assert time.monotonic() < deadline, "the maildrop lock was never released"
-            time.sleep(0.02)
 
 
 def test_commands_in_the_wrong_state_and_unknown_ones_get_err_and_the_session_goes_on(server):
@@ -358,7 +236,7 @@ def test_dele_then_a_dropped_connection_removes_nothing(server, store):
     with Raw(server.server.address) as raw:
         raw.login()
         assert raw.cmd(b"DELE 1").startswith(b"+OK")
-    _wait_for_unlock(store)
+    wait_for_unlock(store)
     assert box.keys() == keys
 
 
@@ -408,180 +286,6 @@ def test_a_message_stored_with_lf_line_ends_is_sent_with_crlf(serve, store):
         assert raw.multi(b"RETR 1")[1] == [b"Subject: lf", b"", b"..dot", b"body"]
 
 
-# ---------------------------------------------------------------- RETR and TOP in chunks
-
-# Every way a chunk can end: a "." line after a CRLF, a long line cut inside (a "." there is no line start),
-# CR and LF side by side, an empty body line, a last line without CRLF.
-AWKWARD = (
-    b"Subject: chunks\r\nX-Long: " + b"h" * 40 + b"\r\n\r\n"
-    b".first body line\r\n" + b"a" * 30 + b".not a line start" + b"b" * 30 + b"\r\n"
-    b"\r\n..\r\n.\r\nplain\r\n" + b"c" * 50 + b"\r\n.last line, no CRLF"
-)
-
-
-def lf_lines(content: bytes) -> list[bytes]:
-    return re.findall(rb"[^\n]*\n|[^\n]+$", content)
-
-
-def top_by_hand(content: bytes, k: int) -> bytes:
-    """RFC 1939 7 TOP, the slow obvious way: the lines up to the first empty one, then k more."""
-    lines = lf_lines(content)
-    blank = next((i for i, line in enumerate(lines) if line in (b"\n", b"\r\n")), None)
-    return content if blank is None else b"".join(lines[: blank + 1 + k])
-
-
-def chunks(content: bytes, lines: int | None = None) -> list[bytes]:
-    reader = MessageReader(io.BytesIO(content), size=len(content), lines=lines)
-    return list(iter(reader.read, b""))
-
-
-def stuffed_by_the_codec(pieces: list[bytes]) -> bytes:
-    server = Connection(SERVER)
-    server.send(Response(True))
-    server.receive_data(b"RETR 1\r\n")
-    assert server.next_event() is not NEED_DATA
-    server.send(Response(True))
-    return b"".join(server.send(Data(piece)) for piece in pieces) + server.send(EndOfMultiline())
-
-
-@pytest.mark.parametrize("size", [*range(1, 24), 60, 100, len(AWKWARD) - 1, len(AWKWARD), CHUNK_SIZE])
-def test_the_reader_cuts_at_line_ends_and_stuffing_survives_every_cut(monkeypatch, size):
-    monkeypatch.setattr(maildrop, "CHUNK_SIZE", size)
-    pieces = chunks(AWKWARD)
-    assert b"".join(pieces) == AWKWARD and all(pieces)
-    for piece, following in zip(pieces, pieces[1:]):
-        # A cut falls after a LF, or inside a line longer than a chunk, never between CR and LF.
-        assert piece.endswith(b"\n") or (b"\n" not in piece and not piece.endswith(b"\r")), (piece, following)
-        assert len(piece) <= 2 * size
-    # The codec stuffs the chunks as it stuffs the whole: "." lines get their extra ".", the "." inside
-    # the long line (whatever cut falls before it) does not.
-    assert stuffed_by_the_codec(pieces) == stuffed_by_the_codec([AWKWARD])
-    assert b"\r\n...\r\n" in stuffed_by_the_codec(pieces) and b"a.not" in stuffed_by_the_codec(pieces)
-
-
-def test_the_reader_starts_with_a_small_chunk_and_grows_to_chunk_size(monkeypatch):
-    monkeypatch.setattr(maildrop, "FIRST_CHUNK_SIZE", 4)
-    monkeypatch.setattr(maildrop, "CHUNK_SIZE", 64)
-    content = b"".join(b".%04d\r\n" % i for i in range(200))
-    pieces = chunks(content)
-    assert b"".join(pieces) == content
-    # 4 octets first (inside a line), then 8, 16, 32, 64 each time: 1400 octets in 25 chunks, not 350.
-    assert len(pieces[0]) == 4 and max(map(len, pieces)) <= 2 * 64 and len(pieces) < 30
-    assert stuffed_by_the_codec(pieces) == stuffed_by_the_codec([content])
-
-
-@pytest.mark.parametrize("size", [1, 2, 3, 5, 8, 13, 40, CHUNK_SIZE])
-@pytest.mark.parametrize("content", [
-    AWKWARD,
-    AWKWARD.replace(b"\r\n", b"\n"),  # stored by another program with LF line ends
-    b"\r\nno header at all\r\nsecond\r\n",
-    b"A: 1\r\nB: 2\r\n",  # no blank line: all header
-    b"",
-], ids=["crlf", "lf", "no-header", "no-body", "empty"])
-def test_top_in_chunks_is_the_header_the_blank_line_and_k_lines(monkeypatch, size, content):
-    monkeypatch.setattr(maildrop, "CHUNK_SIZE", size)
-    for k in range(len(lf_lines(content)) + 2):
-        assert b"".join(chunks(content, k)) == top_by_hand(content, k), k
-
-
-def test_retr_and_top_stream_in_small_chunks_and_stay_in_order(serve, store, monkeypatch):
-    monkeypatch.setattr(maildrop, "CHUNK_SIZE", 7)  # every answer in many writes
-    store.mailbox(OTHER).deliver(AWKWARD)
-    store.mailbox(OTHER).deliver(AWKWARD.replace(b"\r\n", b"\n"))
-    server = serve()
-    with Raw(server.server.address) as raw:
-        raw.login(OTHER, OTHER_PASSWORD)
-        raw.send(b"RETR 1\r\nNOOP\r\nTOP 1 2\r\nRETR 2\r\nTOP 2 1\r\nLIST\r\nNOOP\r\n")
-        assert raw.line() == b"+OK %d octets" % len(AWKWARD)
-        assert unstuff(raw.body()) == AWKWARD + b"\r\n"  # the codec ends the last line before "."
-        assert raw.line() == b"+OK"
-        assert raw.line().startswith(b"+OK") and unstuff(raw.body()) == top_by_hand(AWKWARD, 2)
-        assert raw.line().startswith(b"+OK") and unstuff(raw.body()) == AWKWARD + b"\r\n"  # LF file: CRLF lines
-        assert raw.line().startswith(b"+OK") and unstuff(raw.body()) == top_by_hand(AWKWARD, 1)
-        assert raw.line().startswith(b"+OK 2 messages") and len(raw.body()) == 2
-        assert raw.line() == b"+OK"
-
-
-def test_a_message_removed_by_another_program_gets_err_not_a_cut_answer(server, store):
-    box = store.mailbox(USER)
-    with Raw(server.server.address) as raw:
-        raw.login()
-        key = box.keys()[1]
-        for path in (box.path / "new").iterdir():
-            if path.name.startswith(key):
-                path.unlink()  # behind the lock's back
-        assert raw.cmd(b"RETR 2") == b"-ERR [SYS/TEMP] message cannot be read"
-        assert raw.cmd(b"TOP 2 0") == b"-ERR [SYS/TEMP] message cannot be read"
-        assert raw.cmd(b"NOOP") == b"+OK"  # the session goes on
-        assert unstuff(raw.multi(b"RETR 3")[1]) == SAMPLE_MESSAGES[2]
-
-
-def test_a_read_error_after_the_ok_cuts_the_connection_instead_of_ending_the_answer(serve, store, monkeypatch):
-    monkeypatch.setattr(maildrop, "CHUNK_SIZE", 64)
-    real = MessageReader.read
-    calls = []
-
-    def failing(self: MessageReader) -> bytes:
-        calls.append(self)
-        if len(calls) > 1:
-            raise OSError(5, "Input/output error")
-        return real(self)
-
-    monkeypatch.setattr(MessageReader, "read", failing)
-    keys = store.mailbox(USER).keys()
-    with Raw(serve().server.address) as raw:
-        raw.login()
-        raw.cmd(b"DELE 1")
-        raw.send(b"RETR 2\r\nNOOP\r\n")
-        assert raw.line() == b"+OK %d octets" % len(SAMPLE_MESSAGES[1])
-        rest = b""
-        try:
-            while data := raw.file.read1(65536):
-                rest += data
-        except ConnectionResetError:
-            pass
-    assert 0 < len(rest) < len(SAMPLE_MESSAGES[1]) and not rest.endswith(b"\r\n.\r\n") and b"+OK" not in rest
-    assert calls[0].file.closed
-    _wait_for_unlock(store)
-    assert store.mailbox(USER).keys() == keys  # no UPDATE (rfc1939/6/3)
-
-
-def test_a_client_that_leaves_in_the_middle_of_a_retr_closes_the_file(serve, store, monkeypatch):
-    readers: list[MessageReader] = []
-    real = MessageReader.__init__
-
-    def recording(self: MessageReader, *args, **kwargs) -> None:
-        real(self, *args, **kwargs)
-        readers.append(self)
-
-    monkeypatch.setattr(MessageReader, "__init__", recording)
-    store.mailbox(OTHER).deliver(b"Subject: big\r\n\r\n" + (b"z" * 998 + b"\r\n") * 10_000)  # 10 MB
-    with Raw(serve().server.address) as raw:
-        raw.login(OTHER, OTHER_PASSWORD)
-        assert raw.cmd(b"RETR 1").startswith(b"+OK")  # then not another octet read
-    deadline = time.monotonic() + TIMEOUT
-    while not (readers and readers[0].file.closed):
-        assert time.monotonic() < deadline, "the message file stayed open"
-        time.sleep(0.02)
-    _wait_for_unlock(store, OTHER)
-
-
-def test_a_client_that_stops_reading_a_retr_is_logged_out(serve, store):
-    store.mailbox(OTHER).deliver(b"Subject: big\r\n\r\n" + (b"z" * 998 + b"\r\n") * 20_000)  # 20 MB: more than the socket buffers
-    server = serve(idle_timeout=0.3)
-    with Raw(server.server.address) as raw:
-        raw.login(OTHER, OTHER_PASSWORD)
-        raw.send(b"RETR 1\r\n")
-        _wait_for_unlock(store, OTHER)  # the autologout: the session ends while the answer is unread
-        received = b""
-        try:
-            while data := raw.file.read1(1 << 20):
-                received += data
-        except ConnectionResetError:
-            pass
-    assert not received.endswith(b"\r\n.\r\n")
-
-
 # ---------------------------------------------------------------- timers, limits, shutdown
 
 
@@ -592,7 +296,7 @@ def test_the_idle_timer_closes_silently_and_removes_nothing(serve, store):
         raw.login()
         raw.cmd(b"DELE 1")
         assert raw.closed()  # no -ERR, just the close (rfc1939/3/33)
-    _wait_for_unlock(store)
+    wait_for_unlock(store)
     assert store.mailbox(USER).keys() == keys
 
 
@@ -673,7 +377,7 @@ def test_the_server_runs_on_plain_asyncio_too(serve, store, monkeypatch):
         assert raw.line() == b"+OK message 1 deleted"
         raw.sock.shutdown(socket.SHUT_WR)  # EOF without QUIT
         assert raw.closed()
-    _wait_for_unlock(store)
+    wait_for_unlock(store)
     assert store.mailbox(USER).keys() == keys
 
 
@@ -839,125 +543,3 @@ def test_the_strict_client_rejects_a_faulty_wire(serve, fault, requirement):
         with pytest.raises(RemoteProtocolError) as broken:
             client.command(Command(b"RETR", (b"2" if fault == "no_dot_stuffing" else b"99",)))
         assert broken.value.requirement == requirement
-
-
-# ---------------------------------------------------------------- the session, without sockets
-
-STAMP = b"<1.1.1@postel.test>"
-
-
-def test_the_session_module_imports_no_network_or_event_loop():
-    """maildrop.py is the sans-I/O half: the wire and the clock stay in server.py (as tests/test_codec_purity.py)."""
-    import ast
-
-    import postel.protocols.pop3.maildrop as maildrop
-
-    imported = set()
-    for node in ast.walk(ast.parse(Path(maildrop.__file__).read_text())):
-        if isinstance(node, ast.Import):
-            imported |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            imported.add(node.module.split(".")[0])
-    assert not imported & {"socket", "asyncio", "selectors", "ssl", "time"}
-
-
-def session(store: MailStore, **kwargs) -> Pop3Session:
-    return Pop3Session(store, STAMP, login_delay=kwargs.pop("login_delay", 1.5), **kwargs)
-
-
-def login(s: Pop3Session, user: str = USER, password: str = PASSWORD) -> None:
-    assert s.handle(b"USER", (user.encode(),)).ok
-    assert s.handle(b"PASS", (password.encode(),)).ok
-
-
-def test_session_states_follow_rfc1939(store):
-    s = session(store)
-    assert s.state is AUTHORIZATION
-    login(s)
-    assert s.state is TRANSACTION
-    reply = s.handle(b"QUIT", ())
-    assert reply.ok and reply.close and s.state is CLOSED
-    assert s.handle(b"NOOP", ()).ok is False
-
-
-def test_session_pass_must_follow_user_immediately(store):
-    s = session(store)
-    assert s.handle(b"USER", (b"postel",)).ok
-    assert s.handle(b"CAPA", ()).ok
-    assert s.handle(b"PASS", (PASSWORD.encode(),)).text == b"send USER first"
-    assert s.handle(b"USER", (b"postel",)).ok
-    assert s.handle(b"USER", (b"postel",)).text == b"USER already given"
-    assert not s.handle(b"PASS", (PASSWORD.encode(),)).ok  # the second USER was unsuccessful: no name pending
-    login(s)
-
-
-def test_session_failed_login_asks_for_the_delay_unless_the_fault_is_on(store):
-    assert session(store).handle(b"APOP", (b"postel", b"0" * 32)).delay == 1.5
-    s = session(store)
-    s.handle(b"USER", (b"postel",))
-    assert s.handle(b"PASS", (b"wrong",)).delay == 1.5
-    assert session(store, faults=frozenset({"no_login_delay"})).handle(b"APOP", (b"postel", b"0" * 32)).delay == 0
-
-
-def test_session_apop_checks_the_digest_of_its_timestamp(store):
-    s = session(store)
-    assert not s.handle(b"APOP", (b"postel", apop_digest(b"<other@stamp>", PASSWORD.encode()))).ok
-    assert not s.handle(b"APOP", (b"postel",)).ok
-    assert not s.handle(b"APOP", (b"nobody", apop_digest(STAMP, PASSWORD.encode()))).ok
-    assert s.handle(b"APOP", (b"postel", apop_digest(STAMP, PASSWORD.encode()))).ok
-
-
-def test_session_end_releases_the_lock_and_removes_nothing(store):
-    s = session(store)
-    login(s)
-    s.handle(b"DELE", (b"1",))
-    with pytest.raises(MaildropLocked):
-        store.mailbox(USER).lock()
-    s.end()
-    store.mailbox(USER).lock().release()
-    assert len(store.mailbox(USER).keys()) == len(SAMPLE_MESSAGES)
-
-
-def test_session_a_failed_removal_makes_quit_negative_and_still_releases(store, monkeypatch):
-    s = session(store)
-    login(s)
-    s.handle(b"DELE", (b"1",))
-
-    def broken(key: str) -> None:
-        raise PermissionError(key)
-
-    monkeypatch.setattr(store.mailbox(USER), "remove", broken)
-    reply = s.handle(b"QUIT", ())
-    assert (reply.ok, reply.code, reply.close) == (False, b"SYS/TEMP", True)
-    store.mailbox(USER).lock().release()
-
-
-def test_session_refused_line_forgets_the_user(store):
-    s = session(store)
-    s.handle(b"USER", (b"postel",))
-    assert not s.refuse(b"command line too long").ok
-    assert s.handle(b"PASS", (PASSWORD.encode(),)).text == b"send USER first"
-
-
-def test_session_argument_counts_are_checked(store):
-    s = session(store)
-    assert not s.handle(b"USER", ()).ok
-    assert not s.handle(b"CAPA", (b"x",)).ok
-    login(s)
-    for verb, args in ((b"STAT", (b"1",)), (b"LIST", (b"1", b"2")), (b"RETR", ()), (b"DELE", ()), (b"NOOP", (b"x",)),
-                       (b"RSET", (b"x",)), (b"UIDL", (b"1", b"2")), (b"TOP", (b"1",)), (b"QUIT", (b"now",))):
-        assert not s.handle(verb, args).ok, verb
-    assert s.state is TRANSACTION
-
-
-@pytest.mark.parametrize(("message", "lines", "expected"), [
-    (b"A: 1\r\nB: 2\r\n\r\none\r\ntwo\r\n", 0, b"A: 1\r\nB: 2\r\n\r\n"),
-    (b"A: 1\r\nB: 2\r\n\r\none\r\ntwo\r\n", 1, b"A: 1\r\nB: 2\r\n\r\none\r\n"),
-    (b"A: 1\r\nB: 2\r\n\r\none\r\ntwo\r\n", 5, b"A: 1\r\nB: 2\r\n\r\none\r\ntwo\r\n"),
-    (b"A: 1\r\n\r\n\r\nafter an empty line\r\n", 1, b"A: 1\r\n\r\n\r\n"),
-    (b"A: 1\r\n", 3, b"A: 1\r\n"),  # no blank line: all header
-    (b"\r\nbody only\r\n", 0, b"\r\n"),
-    (b"A: 1\r\n\r\nno final CRLF", 1, b"A: 1\r\n\r\nno final CRLF"),
-])
-def test_top_of_message(message, lines, expected):
-    assert top_of_message(message, lines) == expected
