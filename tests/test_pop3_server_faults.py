@@ -4,8 +4,8 @@ Why: tests/test_pop3_faults.py proves a suite check catches each switch; a
 switch that broke something else as well would let a check "catch" the wrong
 thing.  These are the switches added for the listing, minimal-command, QUIT and
 capability-argument checks (suites/pop3/test_listings.py, test_capa_values.py);
-the first ones are proved in tests/test_pop3_server.py, whose fixtures and
-``Raw`` peer this module shares.
+the first ones are proved in tests/test_pop3_server.py; the fixtures and the
+``Raw`` peer come from tests/pop3_kit.py.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import re
 import pytest
 
 from postel.protocols.pop3.server import FAULTS
-from tests.test_pop3_server import CONTRACT_FAULTS, Raw, serve, store  # noqa: F401 -- fixtures
+from tests.pop3_kit import Raw, serve, store  # noqa: F401 -- fixtures
+from tests.test_pop3_server import CONTRACT_FAULTS
 
 LATER_FAULTS = {
     "stat_not_decimal", "uidl_with_extra", "no_noop", "quit_keeps_connection", "implementation_without_tokens",
