@@ -93,6 +93,35 @@ CAUGHT = {
     # MAIL "tells the SMTP-receiver that a new mail transaction is starting and to reset all its state tables
     # and buffers, including any recipients or mail data." (3.3): DATA right after MAIL gets 354.
     "mail_keeps_recipients": Caught("rfc5321/3.3/1", diagnosis=("354",)),
+    # "the server SMTP must deliver or relay the content in such a way as to preserve all bits in each
+    # octet." (RFC 6152 3) -- on the stored copy.
+    # test_data.py's 8-bit message, read back the same way, breaks "shall preserve all bits in each octet" (3).
+    "clears_high_bit": Caught("rfc6152/3/8", also=("rfc6152/3/4",), diagnosis=("stored",)),
+    # "the CR-LF pair immediately preceding the final dot is considered part of the content." (RFC 6152 3)
+    # Every check that compares a stored copy with what was sent sees the last line cut short: "All characters
+    # are to be delivered" (4.5.2), every bit kept (RFC 6152 3/4, 3/8), no end of content taken from SIZE
+    # (RFC 1870 6: its stored copy is short by the same two octets).
+    "drops_final_crlf": Caught(
+        "rfc6152/3/6", also=("rfc6152/3/8", "rfc6152/3/4", "rfc5321/4.5.2/4", "rfc1870/6/6"), diagnosis=("ends",)
+    ),
+    # "If the server SMTP does not recognize or cannot implement one or more of the parameters ... it will
+    # return code 555." (4.1.1.11)
+    "ignores_unknown_parameters": Caught("rfc5321/4.1.1.11/1", diagnosis=("250", "to MAIL")),
+    # EXPN "has no effect on the reverse-path buffer, the forward-path buffer, or the mail data buffer" (4.1.1.7)
+    "expn_clears_recipients": Caught("rfc5321/4.1.1.7/1", diagnosis=("503",)),
+    # "all quoted forms MUST be treated as equivalent" (4.1.2)
+    "quoted_local_part_unknown": Caught("rfc5321/4.1.2/4", diagnosis=("550",)),
+    # the source route "MUST BE accepted" (4.1.2; 3.3: "Servers MUST be prepared to encounter a list of source
+    # routes in the forward-path"), in RCPT; in MAIL, "Reverse-path = Path" (4.1.2); test_relay.py's "MUST
+    # recognize source route syntax" (4.1.1.3).
+    "rejects_source_routes": Caught("rfc5321/4.1.2/3", also=("rfc5321/4.1.2/2", "rfc5321/4.1.1.3/2"), diagnosis=("501",)),
+    # "a compliant server includes these codes in the responses it sends regardless of whether or not the
+    # client expects them." (RFC 2034 5): none before EHLO; test_extensions.py's HELO session sees none either
+    # ("the status code after HELO as after EHLO", RFC 2034 4).
+    "enhanced_codes_after_ehlo_only": Caught("rfc2034/5/1", also=("rfc2034/4/6",), diagnosis=("[('rfc2034/4/3'",)),
+    # "SMTP implementations MUST take care to preserve the case of mailbox local-parts." (2.4) -- the stored
+    # copy's Return-Path.
+    "lowercases_reverse_path": Caught("rfc5321/2.4/4", diagnosis=("Return-Path",)),
 }
 
 

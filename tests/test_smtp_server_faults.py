@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from postel.protocols.mail.maildir import MailStore
+from postel.protocols.smtp.events import Reply
 from postel.protocols.smtp.server import FAULTS, FEW_RECIPIENTS
 from tests.test_smtp_server import USERS, Client, delivered, ehlo, faulty, serving, split_trace
 
@@ -132,6 +133,80 @@ def test_fault_mail_keeps_recipients(store):
         assert c.command(b"MAIL FROM:<a@b.example>").code == 250
         assert c.command(b"DATA").code == 503  # RSET still clears it
     assert [split_trace(m)[1] for m in delivered(store)] == [b"first\r\n", b"second\r\n"]
+
+
+def test_fault_clears_high_bit(store):
+    with faulty(store, "clears_high_bit") as c:
+        assert c.command(b"MAIL FROM:<a@b.example> BODY=8BITMIME").code == 250
+        assert c.command(b"RCPT TO:<postel@postel.test>").code == 250
+        assert c.command(b"DATA").code == 354
+        c.send(b"caf\xe9 \xff\x80\r\n.\r\n")
+        assert c.reply().code == 250
+    assert [split_trace(m)[1] for m in delivered(store)] == [b"caf\x69 \x7f\x00\r\n"]
+
+
+def test_fault_drops_final_crlf(store):
+    with faulty(store, "drops_final_crlf") as c:
+        assert c.transaction(b"one\r\ntwo\r\n").code == 250
+    assert [split_trace(m)[1] for m in delivered(store)] == [b"one\r\ntwo"]
+
+
+def test_fault_ignores_unknown_parameters(store):
+    with faulty(store, "ignores_unknown_parameters") as c:
+        assert c.command(b"MAIL FROM:<a@b.example> XPOSTEL-UNKNOWN=1").code == 250
+        assert c.command(b"RSET").code == 250
+        assert c.command(b"MAIL FROM:<a@b.example> BODY=POSTEL").code == 250
+        assert c.command(b"RSET").code == 250
+        assert c.command(b"MAIL FROM:<a@b.example> SIZE=x").code == 501  # known parameters are still checked
+    with serving(store) as smtp:
+        c = Client(smtp.server.address)
+        ehlo(c)
+        assert c.command(b"MAIL FROM:<a@b.example> XPOSTEL-UNKNOWN=1").code == 555
+        assert c.command(b"MAIL FROM:<a@b.example> BODY=POSTEL").code == 555
+        c.close()
+
+
+def test_fault_expn_clears_recipients(store):
+    with faulty(store, "expn_clears_recipients") as c:
+        assert c.command(b"MAIL FROM:<a@b.example>").code == 250
+        assert c.command(b"RCPT TO:<postel@postel.test>").code == 250
+        assert c.command(b"EXPN list").code == 502
+        assert c.command(b"DATA").code == 503  # the forward-path buffer is empty
+        assert c.command(b"RCPT TO:<postel@postel.test>").code == 250  # the reverse-path is kept
+        assert c.command(b"DATA").code == 354
+        c.send(b"x\r\n.\r\n")
+        assert c.reply().code == 250
+
+
+def test_fault_quoted_local_part_unknown(store):
+    with faulty(store, "quoted_local_part_unknown") as c:
+        assert c.command(b"MAIL FROM:<a@b.example>").code == 250
+        assert c.command(b"RCPT TO:<postel@postel.test>").code == 250
+        assert c.command(b'RCPT TO:<"postel"@postel.test>').code == 550
+
+
+def test_fault_rejects_source_routes(store):
+    with faulty(store, "rejects_source_routes") as c:
+        assert c.command(b"MAIL FROM:<@x.example,@y.example:a@b.example>").code == 501
+        assert c.command(b"MAIL FROM:<a@b.example>").code == 250
+        assert c.command(b"RCPT TO:<@x.example:postel@postel.test>").code == 501
+        assert c.command(b"RCPT TO:<postel@postel.test>").code == 250
+
+
+def test_fault_enhanced_codes_after_ehlo_only(store):
+    with faulty(store, "enhanced_codes_after_ehlo_only", greet=False) as c:
+        assert c.command(b"NOOP") == Reply(250, (b"OK",)) and c.enhanced() == {b""}
+        assert c.command(b"HELO client.example").code == 250
+        assert c.command(b"NOOP").code == 250 and c.enhanced() == {b""}
+        ehlo(c)
+        assert c.command(b"NOOP").code == 250 and c.enhanced() == {b"2.0.0"}
+
+
+def test_fault_lowercases_reverse_path(store):
+    with faulty(store, "lowercases_reverse_path") as c:
+        assert c.transaction(b"x\r\n", sender=b"Mixed.Case@Client.Example").code == 250
+    trace, rest = split_trace(delivered(store)[0])
+    assert trace.startswith(b"Return-Path: <mixed.case@Client.Example>\r\n") and rest == b"x\r\n"
 
 
 def test_every_new_fault_has_a_test_here():

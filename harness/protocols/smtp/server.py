@@ -84,6 +84,14 @@ FAULTS = frozenset({
     "received_obsolete_date",  # the Received field's date has a two-digit year and "GMT" (obs- forms)
     "mail_keeps_recipients",  # MAIL (and the end of data) leave the forward-path buffer as it was; only RSET/EHLO clear it
     "drops_input_after_error",  # the input read together with an unrecognized command line is thrown away
+    "clears_high_bit",  # stores every octet of the mail data with its high-order bit cleared
+    "drops_final_crlf",  # stores the mail data without the CRLF before the final dot
+    "ignores_unknown_parameters",  # MAIL with an unknown parameter or an unknown BODY value gets 250, not 555
+    "expn_clears_recipients",  # EXPN empties the forward-path buffer
+    "quoted_local_part_unknown",  # "postel"@postel.test is an unknown user: quoted forms not equivalent
+    "rejects_source_routes",  # MAIL and RCPT with a source route (<@a,@b:x@y>) get 501
+    "enhanced_codes_after_ehlo_only",  # replies sent through _send carry no status code until the client says EHLO
+    "lowercases_reverse_path",  # the Return-Path of the stored copy has the sender's local-part in lower case
 })
 FEW_RECIPIENTS = 50  # the "few_recipients" fault's limit, under the 100 RCPTs 4.5.3.1.8 requires
 GROUPED_VERBS = (b"MAIL", b"RCPT", b"RSET")  # RFC 2920 3.2: replies a server may buffer "so they can sent as a unit"
@@ -375,17 +383,25 @@ class _SmtpSession(asyncio.Protocol):
             return self._send(R.R503_HELO_FIRST)  # "MUST first be initialized by the use of the EHLO command" (4.1.4)
         if self.codec.state is IN_TRANSACTION:
             return self._send(R.R503_NESTED_MAIL)
+        if "rejects_source_routes" in self.faults and (command.path or b"").startswith(b"@"):
+            return self._send(R.R501_PARAMETER)
         refused = self._mail_parameters(command)
         if refused is not None:
             return self._send(refused)
         self._reset(keep_recipients="mail_keeps_recipients" in self.faults)
         self.reverse_path = command.mailbox  # the source route is stripped (4.1.1.3), never copied (3.6.1)
+        if "lowercases_reverse_path" in self.faults and self.reverse_path:
+            local, at, domain = self.reverse_path.rpartition(b"@")
+            self.reverse_path = local.lower() + at + domain
         self.declared_size = next((int(v) for k, v in command.params if k == b"SIZE" and v is not None), None)
         self._send(R.R250_SENDER_OK(command.path or b""))
 
     def _mail_parameters(self, command: Command) -> Reply | None:
         seen: set[bytes] = set()
         for keyword, value in command.params:
+            ignore = self.esmtp and "ignores_unknown_parameters" in self.faults
+            if ignore and (keyword not in (b"SIZE", b"BODY") or (keyword == b"BODY" and (value or b"").upper() not in _BODY_VALUES)):
+                continue
             if not self.esmtp or keyword not in (b"SIZE", b"BODY"):
                 # without EHLO no extension was offered (4.1.1: servers SHOULD reject such parameters)
                 return R.R555_PARAMETER(keyword)
@@ -408,11 +424,15 @@ class _SmtpSession(asyncio.Protocol):
             return self._send(R.R503_MAIL_FIRST)  # "the server MUST return a 503" (3.3)
         if command.params:
             return self._send(R.R555_PARAMETER(command.params[0][0]))  # no extension offers an RCPT parameter
+        if "rejects_source_routes" in self.faults and (command.path or b"").startswith(b"@"):
+            return self._send(R.R501_PARAMETER)
         self.rcpt_tried += 1
         limit = FEW_RECIPIENTS if "few_recipients" in self.faults else self.server.max_recipients
         if len(self.recipients) >= limit:
             return self._send(R.R452_TOO_MANY_RECIPIENTS)
-        mailbox = _canonical(command.mailbox or b"")
+        mailbox = command.mailbox or b""
+        if "quoted_local_part_unknown" not in self.faults:
+            mailbox = _canonical(mailbox)
         local = mailbox.rpartition(b"@")[0] or mailbox
         if "postmaster_case_sensitive" in self.faults and local.lower() == b"postmaster" and local not in (b"Postmaster", b"postmaster"):
             return self._send(R.R550_NO_SUCH_USER(mailbox))
@@ -461,6 +481,8 @@ class _SmtpSession(asyncio.Protocol):
         return what
 
     def _expn(self, command: Command) -> None:
+        if "expn_clears_recipients" in self.faults:
+            self.recipients, self.rcpt_tried = [], 0
         self._send(R.R502_EXPN_NOT_IMPLEMENTED)  # not offered in EHLO either (3.5.2, 4.2.4)
 
     def _help(self, command: Command) -> None:
@@ -489,6 +511,10 @@ class _SmtpSession(asyncio.Protocol):
         data = bytes(self.data)
         if "no_dot_unstuffing" in self.faults:
             data = _restuff(data)
+        if "clears_high_bit" in self.faults:
+            data = bytes(octet & 0x7F for octet in data)
+        if "drops_final_crlf" in self.faults and data.endswith(b"\r\n"):
+            data = data[:-2]
         if "size_cuts_data" in self.faults and self.declared_size is not None:
             data = data[: self.declared_size]  # the declared size taken as the end of the content (RFC 1870 6)
         mail_id = secrets.token_hex(8).encode()
@@ -528,6 +554,8 @@ class _SmtpSession(asyncio.Protocol):
     # ---------------------------------------------------------------- writing and closing
 
     def _send(self, reply: Reply) -> None:
+        if "enhanced_codes_after_ehlo_only" in self.faults and not self.esmtp and reply.enhanced:
+            reply = Reply(reply.code, reply.lines)
         self._queue(self.codec.send(reply))
 
     def _queue(self, wire: bytes) -> None:
