@@ -25,7 +25,7 @@ from postel.protocols.mail.maildir import MailStore
 from postel.protocols.smtp import replies as R
 from postel.protocols.smtp.codec import MAX_TEXT_LINE
 from postel.protocols.smtp.events import Reply, ehlo_keywords
-from postel.protocols.smtp.server import FAULTS, REPLY_BEFORE_FSYNC_LAG, SmtpServer, split_trace
+from postel.protocols.smtp.server import FAULTS, SmtpServer, split_trace
 from postel.serving import ServerThread
 
 TIMEOUT = 5.0
@@ -769,14 +769,6 @@ def test_fault_no_received(store):
         assert c.transaction(b"x\r\n").code == 250
     trace, rest = split_trace(delivered(store)[0])
     assert b"Received:" not in trace and rest == b"x\r\n"
-
-
-def test_fault_reply_before_fsync(store):
-    with faulty(store, "reply_before_fsync") as c:
-        assert c.transaction(b"x\r\n").code == 250
-        assert delivered(store) == []  # acknowledged, not yet written: a crash now loses it
-        time.sleep(REPLY_BEFORE_FSYNC_LAG + 0.5)
-        assert [split_trace(m)[1] for m in delivered(store)] == [b"x\r\n"]
 
 
 def test_every_fault_has_a_test_here_or_in_the_crash_tests():

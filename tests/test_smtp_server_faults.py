@@ -8,14 +8,15 @@ claims and nothing more: the same exchange against the server without it goes th
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
 
 from postel.protocols.mail.maildir import MailStore
 from postel.protocols.smtp.events import Reply
-from postel.protocols.smtp.server import FAULTS, FEW_RECIPIENTS
-from tests.test_smtp_server import USERS, Client, delivered, ehlo, faulty, serving, split_trace
+from postel.protocols.smtp.server import FAULTS, FEW_RECIPIENTS, REPLY_BEFORE_FSYNC_LAG
+from tests.test_smtp_server import TIMEOUT, USERS, Client, delivered, ehlo, faulty, serving, split_trace
 
 HELD = 1.0  # seconds a held reply must stay held to count as held
 
@@ -212,3 +213,14 @@ def test_fault_lowercases_reverse_path(store):
 def test_every_new_fault_has_a_test_here():
     tested = {name.removeprefix("test_fault_") for name in globals() if name.startswith("test_fault_")}
     assert tested <= FAULTS
+
+
+def test_fault_reply_before_fsync(store):
+    with faulty(store, "reply_before_fsync") as c:
+        assert c.transaction(b"x\r\n").code == 250
+        assert delivered(store) == []  # acknowledged, not yet written: a crash now loses it
+        # Written REPLY_BEFORE_FSYNC_LAG later; on a loaded machine the write and fsync may take longer still.
+        deadline = time.monotonic() + REPLY_BEFORE_FSYNC_LAG + TIMEOUT
+        while not delivered(store) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [split_trace(m)[1] for m in delivered(store)] == [b"x\r\n"]

@@ -38,7 +38,7 @@ from postel.target import Target
 from postel.verdict import Expect
 from postel.wire import Transcript
 
-LOCK_RETRIES = (0.1, 0.25, 0.5, 1.0)  # seconds between logins while the previous session's lock is still held
+LOCK_RETRIES = (0.1, 0.25, 0.5, 1.0, 2.0, 2.0)  # seconds between logins while the previous session's lock is still held (~6 s in all: a loaded machine)
 MAX_RETR = 1 << 20  # a message larger than this is not fetched to look for a property
 MAX_SCANNED = 30  # messages a search fetches at most
 
