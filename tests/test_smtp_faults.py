@@ -89,6 +89,8 @@ CAUGHT = {
     # "The FROM clause, which MUST be supplied in an SMTP environment" (4.4) -- on the stored copy.
     "received_without_from": Caught("rfc5321/4.4/3", diagnosis=("Received: by",)),
     # "the "obs-" forms, especially two-digit years, are prohibited in SMTP and MUST NOT be used." (4.4)
+    # (Its "GMT" also warns on 'The form "+0000" SHOULD be used to indicate a time zone at Universal Time.'
+    # (RFC 5322 3.3, rfc5322/3.3/1): a warning, which a run without --strict does not block on.)
     "received_obsolete_date": Caught("rfc5321/4.4/23", diagnosis=("GMT",)),
     # MAIL "tells the SMTP-receiver that a new mail transaction is starting and to reset all its state tables
     # and buffers, including any recipients or mail data." (3.3): DATA right after MAIL gets 354.
@@ -122,6 +124,19 @@ CAUGHT = {
     # "SMTP implementations MUST take care to preserve the case of mailbox local-parts." (2.4) -- the stored
     # copy's Return-Path.
     "lowercases_reverse_path": Caught("rfc5321/2.4/4", diagnosis=("Return-Path",)),
+    # "the day-of-week (if included) MUST be the day implied by the date" (RFC 5322 3.3) -- the stored copy's
+    # Received date-time.
+    "received_wrong_weekday": Caught("rfc5322/3.3/3", diagnosis=("is not the day of",)),
+    # "Each line of characters MUST be no more than 998 characters, and SHOULD be no more than 78 characters"
+    # (RFC 5322 2.1.1): a Received field of some 115 characters, not folded.  A SHOULD: run with --strict.
+    "received_unfolded": Caught("rfc5322/2.1.1/2", diagnosis=("octets", "Received: from"), strict=True),
+    # "A field body MUST NOT include CR and LF except when used in "folding" and "unfolding"" (RFC 5322 2.2):
+    # folding is a CRLF before white space (2.2.3), not an LF alone.
+    "received_bare_lf": Caught("rfc5322/2.2/2", diagnosis=("bare CR or LF",)),
+    # "the trace header fields and resent header fields MUST NOT be reordered" (RFC 5322 3.6): the new trace
+    # block below the Received field the message arrived with.  test_message_format.py checks that first, then
+    # RFC 5321 4.4's "MUST prepend Received lines" (rfc5321/4.4/7), unreached once the first fails.
+    "trace_below_client_trace": Caught("rfc5322/3.6/2", diagnosis=("below the earlier hop's Received",)),
 }
 
 

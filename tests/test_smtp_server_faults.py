@@ -224,3 +224,54 @@ def test_fault_reply_before_fsync(store):
         while not delivered(store) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert [split_trace(m)[1] for m in delivered(store)] == [b"x\r\n"]
+
+
+EARLIER_HOP = b"Received: from origin.example\r\n\tby client.example; Fri, 02 Jan 2026 10:00:00 +0000\r\n"
+
+
+def _received(stored: bytes) -> bytes:
+    """The server's Received field (the second line of its trace block on), with its line ends."""
+    return stored.split(b"\r\n", 1)[1].split(b"\r\nx\r\n")[0]
+
+
+def test_fault_received_wrong_weekday(store):
+    with faulty(store, "received_wrong_weekday") as c:
+        assert c.transaction(b"x\r\n").code == 250
+    trace, rest = split_trace(delivered(store)[0])
+    date = trace.rsplit(b";\r\n\t", 1)[1].decode()
+    weekday, _, rest_of_date = date.partition(", ")
+    implied = time.strftime("%a", time.strptime(rest_of_date[:11], "%d %b %Y"))
+    names = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    assert weekday == names[(names.index(implied) + 1) % 7], date  # the day after the date's own
+    assert rest == b"x\r\n"
+
+
+def test_fault_received_unfolded(store):
+    with faulty(store, "received_unfolded") as c:
+        assert c.transaction(b"x\r\n").code == 250
+    received = _received(delivered(store)[0])
+    assert b"\r" not in received and b"\n" not in received and len(received) > 78, received
+    assert re.fullmatch(rb"Received: from client\.example \(\[127\.0\.0\.1\]\) by postel\.test with ESMTP id [0-9a-f]+; .+", received)
+
+
+def test_fault_received_bare_lf(store):
+    with faulty(store, "received_bare_lf") as c:
+        assert c.transaction(b"x\r\n").code == 250
+    received = _received(delivered(store)[0])
+    assert received.count(b"\n\t") == 2 and b"\r" not in received, received  # folded, with LF alone
+    with serving(store) as smtp:  # without the fault: CRLF before each continuation
+        c = Client(smtp.server.address)
+        ehlo(c)
+        assert c.transaction(b"x\r\n").code == 250
+        c.close()
+    assert _received(delivered(store)[1]).count(b"\r\n\t") == 2
+
+
+def test_fault_trace_below_client_trace(store):
+    with faulty(store, "trace_below_client_trace") as c:
+        assert c.transaction(EARLIER_HOP + b"Subject: s\r\n\r\nx\r\n").code == 250
+        assert c.transaction(b"Subject: t\r\n\r\nx\r\n").code == 250  # no trace fields of its own: on top as usual
+    first, second = delivered(store)
+    assert first.startswith(EARLIER_HOP + b"Return-Path: <sender@client.example>\r\nReceived: from client.example")
+    assert first.endswith(b"\r\nSubject: s\r\n\r\nx\r\n")
+    assert split_trace(second) == (second[: -len(b"Subject: t\r\n\r\nx\r\n")], b"Subject: t\r\n\r\nx\r\n")

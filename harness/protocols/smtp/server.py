@@ -92,6 +92,10 @@ FAULTS = frozenset({
     "rejects_source_routes",  # MAIL and RCPT with a source route (<@a,@b:x@y>) get 501
     "enhanced_codes_after_ehlo_only",  # replies sent through _send carry no status code until the client says EHLO
     "lowercases_reverse_path",  # the Return-Path of the stored copy has the sender's local-part in lower case
+    "received_wrong_weekday",  # the Received date-time names the day after the date's day of the week
+    "received_unfolded",  # the Received field on one line, longer than 78 characters
+    "received_bare_lf",  # the Received field folded with a bare LF, not CRLF
+    "trace_below_client_trace",  # the new trace block goes below the trace fields the message arrived with
 })
 FEW_RECIPIENTS = 50  # the "few_recipients" fault's limit, under the 100 RCPTs 4.5.3.1.8 requires
 GROUPED_VERBS = (b"MAIL", b"RCPT", b"RSET")  # RFC 2920 3.2: replies a server may buffer "so they can sent as a unit"
@@ -111,6 +115,8 @@ def split_trace(message: bytes) -> tuple[bytes, bytes]:
 
 
 _OUR_TRACE = re.compile(rb"Return-Path: <[^\r\n>]*>\r\n(?:Received: from [^\r\n]*\r\n\tby [^\r\n]*;\r\n\t[^\r\n]*\r\n)?")
+_LEADING_TRACE = re.compile(rb"(?:(?:Return-Path|Received):[^\r\n]*\r\n(?:[ \t][^\r\n]*\r\n)*)*", re.IGNORECASE)  # a message's own trace fields ("trace_below_client_trace")
+_DAY_NAMES = [b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun"]
 _DOT_STRING = re.compile(rb"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?:\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*")
 _SIZE_VALUE = re.compile(rb"[0-9]{1,20}")  # size-value ::= 1*20DIGIT (RFC 1870 3)
 _BODY_VALUES = (b"7BIT", b"8BITMIME")  # RFC 6152 2
@@ -186,9 +192,16 @@ class SmtpServer:
         date = email.utils.format_datetime(datetime.datetime.now().astimezone()).encode()
         if "received_obsolete_date" in self.faults:
             date = datetime.datetime.now(datetime.timezone.utc).strftime("%a, %d %b %y %H:%M:%S GMT").encode()
+        if "received_wrong_weekday" in self.faults:
+            date = _DAY_NAMES[(_DAY_NAMES.index(date[:3]) + 1) % 7] + date[3:]
         if "received_without_from" in self.faults:
             return reverse + b"Received: by %s with %s id %s;\r\n\t%s\r\n" % (self._hostname, protocol, mail_id, date)
-        return reverse + b"Received: from %s\r\n\tby %s with %s id %s;\r\n\t%s\r\n" % (from_domain, self._hostname, protocol, mail_id, date)
+        fold = b"\r\n\t"  # folding: CRLF before WSP (RFC 5322 2.2.3), each line under 78 characters (2.1.1)
+        if "received_unfolded" in self.faults:
+            fold = b" "
+        if "received_bare_lf" in self.faults:
+            fold = b"\n\t"
+        return reverse + b"Received: from %s%sby %s with %s id %s;%s%s\r\n" % (from_domain, fold, self._hostname, protocol, mail_id, fold, date)
 
     def deliver(self, boxes: list[Maildir], message: bytes) -> None:
         """Write one copy per mailbox, or none: a copy written before a failure is removed (4.1.1.4)."""
@@ -520,6 +533,9 @@ class _SmtpSession(asyncio.Protocol):
         mail_id = secrets.token_hex(8).encode()
         boxes = [self.server.store.mailbox(user) for user in dict.fromkeys(u for _, u in self.recipients if u is not None)]
         message = self.server.trace(self, mail_id) + data
+        if "trace_below_client_trace" in self.faults:
+            below = _LEADING_TRACE.match(data).end()
+            message = data[:below] + self.server.trace(self, mail_id) + data[below:]
         self._reset(keep_recipients="mail_keeps_recipients" in self.faults)
         if "reply_before_fsync" in self.faults:
             self._send(R.R250_DELIVERED(mail_id))
