@@ -37,7 +37,7 @@ def test_the_smtp_catalogs_load():
     assert {c.protocol for c in catalogs.values()} == {SCHEMES["smtp"].protocol} == {"smtp"}
     assert catalogs[5321].levels == "bcp14"  # Section 1.3 cites RFC 2119
     assert catalogs[2920].levels == "bcp14"  # Section 1.1: capitalised key words, meanings from RFC 1123
-    assert catalogs[5322].levels == "bcp14"  # Section 1.2.2 cites RFC 2119
+    assert catalogs[5322].levels == "bcp14"  # Section 1.2.1 cites RFC 2119
     # 1870 (1995) and 2034 (1996) predate RFC 2119; 6152 (2011) never invokes it and keeps RFC 1652's lowercase words
     assert {catalogs[n].levels for n in PRE_2119} == {"pre-2119"}
 
