@@ -31,7 +31,7 @@ from pathlib import Path
 
 from postel.protocols.errors import RemoteProtocolError
 from postel.protocols.smtp.client import Answer, SmtpClient
-from postel.protocols.smtp.events import DOMAIN_OR_LITERAL, Reply
+from postel.protocols.smtp.events import DOMAIN_OR_LITERAL, Command, Reply
 from postel.protocols.smtp.sequences import MEANING_REQUIREMENT, judge
 from postel.requirements import Level
 from postel.session import Wire
@@ -217,6 +217,28 @@ def extra_replies(client: SmtpClient, wait: float = 0.3) -> str | None:
     except RemoteProtocolError as exc:
         return f"{exc}: {client.transcript.received()[-300:]!r}"
     return f"{got[:300]!r} while no reply was due" if got.strip() else None
+
+
+def start_data(expect: Expect, client: SmtpClient) -> None:
+    """DATA in an open transaction; a refusal leaves nothing to judge (inconclusive)."""
+    if client.command(Command(b"DATA")).code != 354:
+        expect.inconclusive(f"DATA was refused: {client.log[-1].describe()}")
+
+
+def data_gets_one_reply(client: SmtpClient, content: bytes, early_end: str, *, raw: bool = False) -> str | None:
+    """After a 354: ``content`` (stuffed by the codec, or ``raw`` as it is) and the end of data.
+
+    None when exactly one reply came, to <CRLF>.<CRLF>; else what shows the
+    server took the data as ended earlier: a reply to nothing (RFC 5321 4.2),
+    described with ``early_end``.
+    """
+    try:
+        (client.send_content_raw if raw else client.send_content)(content)
+        return extra_replies(client)
+    except RemoteProtocolError as exc:
+        if exc.requirement != "rfc5321/4.2/1":
+            raise
+        return f"{exc}: {early_end}"
 
 
 # ---------------------------------------------------------------- messages

@@ -13,15 +13,15 @@ import re
 import pytest
 
 from postel.protocols.errors import RemoteProtocolError
-from postel.protocols.smtp.events import Command
 from postel.protocols.smtp.sequences import MEANING_REQUIREMENT
 from postel.suites.smtp.checks import (
     as_stored,
+    data_gets_one_reply,
     expect_code,
     expect_delivered_whole,
     expect_listed,
-    extra_replies,
     extension,
+    extra_replies,
     first_difference,
     message,
     need_recipient,
@@ -30,6 +30,7 @@ from postel.suites.smtp.checks import (
     probe_recipient,
     send_message,
     session,
+    start_data,
     start_mail,
     stored_copy,
     trace_head,
@@ -183,15 +184,8 @@ def test_bare_lf_dot_lf_does_not_end_the_data(target, wire, expect):
     content = message(target, new_marker(), b"before\n.\nNOOP smuggled\r\nafter\r\n", rcpt=rcpt)
     with session(target, wire, "LF.LF") as client:
         open_transaction(client, target, rcpt)
-        if client.command(Command(b"DATA")).code != 354:
-            expect.inconclusive(f"DATA was refused: {client.log[-1].describe()}")
-        try:
-            client.send_content_raw(content)
-            problem = extra_replies(client)
-        except RemoteProtocolError as exc:
-            if exc.requirement != "rfc5321/4.2/1":
-                raise
-            problem = f"{exc}: <LF>.<LF> ended the data and the NOOP after it was answered"
+        start_data(expect, client)
+        problem = data_gets_one_reply(client, content, "<LF>.<LF> ended the data and the NOOP after it was answered", raw=True)
         expect.must(problem is None, "rfc5321/4.1.1.4/7", expected=["one reply, to <CRLF>.<CRLF> only"], actual=problem)
 
 
