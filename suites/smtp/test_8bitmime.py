@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from postel.suites.smtp.checks import (
+    deliver_and_read,
     expect_code,
     expect_delivered_whole,
     extension,
@@ -20,7 +21,6 @@ from postel.suites.smtp.checks import (
     send_message,
     sender,
     session,
-    stored_copy,
 )
 
 pytestmark = pytest.mark.service("smtp")
@@ -70,12 +70,7 @@ def test_the_crlf_before_the_final_dot_is_part_of_the_content(target, wire, expe
     marker = new_marker()
     last = f"the last line {marker}".encode()
     content = EIGHT_BIT_HEAD + message(target, marker, b"caf\xe9\r\n" + last + b"\r\n", rcpt=rcpt)
-    with session(target, wire, "final CRLF") as client:
-        extension(expect, client, "8BITMIME")
-        reply = send_message(client, target, rcpt, content, {b"BODY": b"8BITMIME"})
-        if reply.code != 250:
-            expect.inconclusive(f"the message was not accepted: {client.log[-1].describe()}")
-    stored = stored_copy(expect, target, marker)
+    stored = deliver_and_read(expect, target, wire, "final CRLF", rcpt, marker, content, {b"BODY": b"8BITMIME"}, needs="8BITMIME")
     ending = last + (b"\r\n" if b"\r\n" in stored else b"\n")
     expect.must(
         stored.endswith(ending),

@@ -17,6 +17,7 @@ from postel.protocols.smtp.sequences import MEANING_REQUIREMENT
 from postel.suites.smtp.checks import (
     as_stored,
     data_gets_one_reply,
+    deliver_and_read,
     expect_code,
     expect_delivered_whole,
     expect_listed,
@@ -32,7 +33,6 @@ from postel.suites.smtp.checks import (
     session,
     start_data,
     start_mail,
-    stored_copy,
     trace_head,
 )
 
@@ -87,11 +87,7 @@ def test_the_delivered_copy_is_unstuffed_with_received_on_top(target, wire, expe
     rcpt = need_recipient(expect, target)
     marker = new_marker()
     content = message(target, marker, DOT_LINES + b"tab\there, trailing space \r\n\x0bvertical tab\r\n", rcpt=rcpt)
-    with session(target, wire, "delivery") as client:
-        reply = send_message(client, target, rcpt, content)
-        if reply.code != 250:
-            expect.inconclusive(f"the message was not accepted: {client.log[-1].describe()}")
-    stored = stored_copy(expect, target, marker)
+    stored = deliver_and_read(expect, target, wire, "delivery", rcpt, marker, content)
     sent = as_stored(stored, content)
     sent_lines = sent.splitlines()
     kept_dots = [b for a, b in zip(sent_lines, stored.splitlines()[-len(sent_lines) :], strict=False) if a != b and b == b"." + a]

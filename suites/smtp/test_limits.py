@@ -9,6 +9,7 @@ import re
 import pytest
 
 from postel.suites.smtp.checks import (
+    deliver_and_read,
     expect_code,
     helo,
     message,
@@ -17,10 +18,8 @@ from postel.suites.smtp.checks import (
     probe_recipient,
     raise_inconclusive,
     recipient,
-    send_message,
     sender,
     session,
-    stored_copy,
     trace_head,
 )
 
@@ -139,11 +138,7 @@ def test_the_received_field_follows_the_time_stamp_line_grammar(target, wire, ex
     rcpt = need_recipient(expect, target)
     marker = new_marker()
     content = message(target, marker, b"a message for its Received field\r\n", rcpt=rcpt)
-    with session(target, wire, "Received") as client:
-        reply = send_message(client, target, rcpt, content)
-        if reply.code != 250:
-            expect.inconclusive(f"the message was not accepted: {client.log[-1].describe()}")
-    stored = stored_copy(expect, target, marker)
+    stored = deliver_and_read(expect, target, wire, "Received", rcpt, marker, content)
     head = trace_head(stored, content)
     field = _first_field(head or b"", b"Received")
     if field is None:

@@ -17,7 +17,7 @@ import re
 
 import pytest
 
-from postel.suites.smtp.checks import as_stored, message, need_recipient, new_marker, send_message, session, stored_copy
+from postel.suites.smtp.checks import as_stored, deliver_and_read, message, need_recipient, new_marker
 from postel.target import Target
 from postel.verdict import Expect
 
@@ -45,11 +45,7 @@ def _deliver(expect: Expect, target: Target, wire, label: str) -> tuple[bytes, b
     rcpt = need_recipient(expect, target)
     marker = new_marker()
     content = EARLIER_HOP % marker.encode() + message(target, marker, b"a message for its trace block\r\n", rcpt=rcpt)
-    with session(target, wire, label) as client:
-        reply = send_message(client, target, rcpt, content)
-        if reply.code != 250:
-            expect.inconclusive(f"the message was not accepted: {client.log[-1].describe()}")
-    stored = stored_copy(expect, target, marker)
+    stored = deliver_and_read(expect, target, wire, label, rcpt, marker, content)
     return stored, as_stored(stored, content)
 
 
